@@ -1,0 +1,236 @@
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::CoreError;
+
+/// The whole configuration. Every field has a default, so no file is needed to start; a TOML
+/// file overrides the defaults and environment variables override the file.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Where the indexes live (`--data-dir` / `ZHIKU_DATA_DIR`).
+    pub data_dir: PathBuf,
+    pub embedding: EmbeddingConfig,
+    pub ingest: IngestConfig,
+    pub retrieval: RetrievalConfig,
+    pub qdrant: QdrantConfig,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct EmbeddingConfig {
+    /// Folder with model.onnx and the tokenizer files (`ZHIKU_MODEL_DIR`).
+    pub model_dir: PathBuf,
+    /// Path of libonnxruntime.so (`ZHIKU_ORT_LIB`, or ort's own `ORT_DYLIB_PATH`).
+    pub onnxruntime: PathBuf,
+    pub batch_size: usize,
+    /// ONNX Runtime intra-op threads; 0 = one per core.
+    pub threads: usize,
+    pub max_length: usize,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct IngestConfig {
+    /// Chunks are filled up to `chunk_max_tokens` (embedding-model tokens), preferring
+    /// boundaries that keep at least `chunk_min_tokens`.
+    pub chunk_min_tokens: usize,
+    pub chunk_max_tokens: usize,
+    pub overlap_tokens: usize,
+    /// Documents written per commit: a killed run loses at most this much work.
+    pub commit_every_chunks: usize,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RetrievalConfig {
+    pub rrf_k: f32,
+    pub bm25_weight: f32,
+    pub dense_weight: f32,
+    /// Candidates fetched from each leg before fusion.
+    pub candidates: usize,
+    pub max_query_chars: usize,
+    /// HNSW search breadth; filtered search needs more than the default to keep recall.
+    pub hnsw_ef: usize,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct QdrantConfig {
+    /// Empty: embedded Qdrant Edge under the data directory. Set: a Qdrant server or cluster
+    /// (gRPC URL, e.g. http://localhost:6334), `ZHIKU_QDRANT_URL`.
+    pub url: String,
+    pub collection: String,
+    /// Name of the environment variable holding the API key (never the key itself).
+    pub api_key_env: String,
+}
+
+/// The folder where `deploy/models/fetch.sh` puts the model and ONNX Runtime by default.
+pub fn default_home() -> PathBuf {
+    if let Some(h) = std::env::var_os("ZHIKU_HOME") {
+        return PathBuf::from(h);
+    }
+    let cache = std::env::var_os("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
+        .unwrap_or_else(|| PathBuf::from(".cache"));
+    cache.join("zhiku")
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            data_dir: PathBuf::from("zhiku-data"),
+            embedding: EmbeddingConfig::default(),
+            ingest: IngestConfig::default(),
+            retrieval: RetrievalConfig::default(),
+            qdrant: QdrantConfig::default(),
+        }
+    }
+}
+
+impl Default for EmbeddingConfig {
+    fn default() -> Self {
+        let home = default_home();
+        Self {
+            model_dir: home.join("multilingual-e5-small"),
+            onnxruntime: home.join("onnxruntime").join("libonnxruntime.so"),
+            batch_size: 32,
+            threads: 0,
+            max_length: 512,
+        }
+    }
+}
+
+impl Default for IngestConfig {
+    fn default() -> Self {
+        Self {
+            chunk_min_tokens: 160,
+            chunk_max_tokens: 384,
+            overlap_tokens: 48,
+            commit_every_chunks: 512,
+        }
+    }
+}
+
+impl Default for RetrievalConfig {
+    fn default() -> Self {
+        Self {
+            rrf_k: 60.0,
+            bm25_weight: 1.0,
+            dense_weight: 1.0,
+            candidates: 50,
+            max_query_chars: 2000,
+            hnsw_ef: 256,
+        }
+    }
+}
+
+impl Config {
+    /// Defaults, then the file (if given), then the environment.
+    pub fn load(file: Option<&Path>) -> Result<Self, CoreError> {
+        let mut cfg = match file {
+            Some(path) => {
+                let text = std::fs::read_to_string(path).map_err(|source| CoreError::ConfigRead {
+                    path: path.to_path_buf(),
+                    source,
+                })?;
+                toml::from_str(&text).map_err(|e| CoreError::ConfigParse {
+                    path: path.to_path_buf(),
+                    message: e.to_string(),
+                })?
+            }
+            None => Config::default(),
+        };
+        cfg.apply_env(|k| std::env::var(k).ok())?;
+        Ok(cfg)
+    }
+
+    /// Environment overrides, read through `get` so that tests need not touch the real
+    /// environment.
+    pub fn apply_env(&mut self, get: impl Fn(&str) -> Option<String>) -> Result<(), CoreError> {
+        let non_empty = |k: &str| get(k).filter(|v| !v.trim().is_empty());
+        if let Some(v) = non_empty("ZHIKU_DATA_DIR") {
+            self.data_dir = v.into();
+        }
+        if let Some(v) = non_empty("ZHIKU_MODEL_DIR") {
+            self.embedding.model_dir = v.into();
+        }
+        if let Some(v) = non_empty("ZHIKU_ORT_LIB").or_else(|| non_empty("ORT_DYLIB_PATH")) {
+            self.embedding.onnxruntime = v.into();
+        }
+        if let Some(v) = non_empty("ZHIKU_QDRANT_URL") {
+            self.qdrant.url = v;
+        }
+        if let Some(v) = non_empty("ZHIKU_EMBED_THREADS") {
+            self.embedding.threads = v.parse().map_err(|e| CoreError::ConfigEnv {
+                var: "ZHIKU_EMBED_THREADS".into(),
+                value: v.clone(),
+                message: format!("{e}"),
+            })?;
+        }
+        if self.qdrant.collection.is_empty() {
+            self.qdrant.collection = "zhiku".into();
+        }
+        if self.qdrant.api_key_env.is_empty() {
+            self.qdrant.api_key_env = "ZHIKU_QDRANT_API_KEY".into();
+        }
+        self.validate()
+    }
+
+    fn validate(&self) -> Result<(), CoreError> {
+        let bad = |message: String| CoreError::ConfigParse {
+            path: PathBuf::from("<configuration>"),
+            message,
+        };
+        let i = &self.ingest;
+        if i.chunk_min_tokens == 0 || i.chunk_min_tokens > i.chunk_max_tokens {
+            return Err(bad("ingest.chunk_min_tokens must be in 1..=chunk_max_tokens".into()));
+        }
+        if i.chunk_max_tokens + 2 > self.embedding.max_length {
+            return Err(bad(format!(
+                "ingest.chunk_max_tokens ({}) must leave room for 2 special tokens within embedding.max_length ({})",
+                i.chunk_max_tokens, self.embedding.max_length
+            )));
+        }
+        if i.overlap_tokens >= i.chunk_min_tokens {
+            return Err(bad("ingest.overlap_tokens must be below chunk_min_tokens".into()));
+        }
+        if self.embedding.batch_size == 0 || self.retrieval.candidates == 0 {
+            return Err(bad("batch_size and candidates must be positive".into()));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_then_environment() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("zhiku.toml");
+        std::fs::write(&path, "data_dir = \"/srv/zhiku\"\n[retrieval]\nrrf_k = 30.0\n").unwrap();
+        let mut cfg: Config = toml::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        assert_eq!(cfg.retrieval.rrf_k, 30.0);
+        assert_eq!(cfg.retrieval.candidates, 50, "unset keys keep their defaults");
+        cfg.apply_env(|k| (k == "ZHIKU_DATA_DIR").then(|| "/tmp/x".to_string()))
+            .unwrap();
+        assert_eq!(cfg.data_dir, PathBuf::from("/tmp/x"));
+        assert_eq!(cfg.qdrant.collection, "zhiku");
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_values_are_errors() {
+        assert!(toml::from_str::<Config>("[retrieval]\nrrf = 1.0\n").is_err());
+        let mut cfg = Config::default();
+        let err = cfg
+            .apply_env(|k| (k == "ZHIKU_EMBED_THREADS").then(|| "many".to_string()))
+            .unwrap_err();
+        assert!(err.to_string().contains("ZHIKU_EMBED_THREADS"), "{err}");
+        let path = std::path::Path::new("/nonexistent/zhiku.toml");
+        assert!(Config::load(Some(path)).unwrap_err().to_string().contains("/nonexistent"));
+    }
+}

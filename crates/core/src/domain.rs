@@ -1,0 +1,90 @@
+use std::path::Path;
+
+use crate::{Classification, CoreError, Document};
+
+/// A metadata field a domain lets users filter on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FilterField {
+    pub key: &'static str,
+    pub description: &'static str,
+}
+
+/// A problem with one file or record. Ingest reports it and goes on with the rest.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoadIssue {
+    pub path: String,
+    pub line: Option<usize>,
+    pub message: String,
+}
+
+impl std::fmt::Display for LoadIssue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.line {
+            Some(l) => write!(f, "{}:{}: {}", self.path, l, self.message),
+            None => write!(f, "{}: {}", self.path, self.message),
+        }
+    }
+}
+
+/// What loading one file produced: the documents that could be read, and the problems met.
+#[derive(Debug, Default)]
+pub struct LoadedFile {
+    pub documents: Vec<Document>,
+    pub issues: Vec<LoadIssue>,
+}
+
+/// A subject area (education, medicine, culture…) as a plug-in: it owns its file formats,
+/// record schemas, filterable metadata and how a record becomes citable text. Retrieval and
+/// the agent only ever see the [`Document`]s it produces, so adding a domain is one crate
+/// implementing this trait plus one `DomainRegistry::register` line in the binary.
+pub trait Domain: Send + Sync {
+    /// Short lowercase name, also the folder name under `corpora/` (e.g. `"medicine"`).
+    fn name(&self) -> &'static str;
+    fn description(&self) -> &'static str;
+    /// The metadata keys users may filter on in this domain.
+    fn filter_fields(&self) -> &'static [FilterField];
+    /// Whether this domain has a loader for the file (usually by extension).
+    fn accepts(&self, path: &Path) -> bool;
+    /// Reads one file. `display_path` is the path to report and to store as the source;
+    /// `default_classification` applies to documents that do not state their own level.
+    fn load(
+        &self,
+        path: &Path,
+        display_path: &str,
+        default_classification: Classification,
+    ) -> LoadedFile;
+}
+
+/// The registered domains, looked up by name.
+#[derive(Default)]
+pub struct DomainRegistry {
+    domains: Vec<Box<dyn Domain>>,
+}
+
+impl DomainRegistry {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn register(&mut self, domain: impl Domain + 'static) -> &mut Self {
+        self.domains.retain(|d| d.name() != domain.name());
+        self.domains.push(Box::new(domain));
+        self
+    }
+
+    pub fn get(&self, name: &str) -> Result<&dyn Domain, CoreError> {
+        self.domains
+            .iter()
+            .find(|d| d.name() == name)
+            .map(|d| d.as_ref())
+            .ok_or_else(|| CoreError::UnknownDomain(name.to_string()))
+    }
+
+    pub fn names(&self) -> Vec<&'static str> {
+        self.domains.iter().map(|d| d.name()).collect()
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &dyn Domain> {
+        self.domains.iter().map(|d| d.as_ref())
+    }
+}
