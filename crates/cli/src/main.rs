@@ -1,1 +1,96 @@
-fn main() {}
+//! The `zhiku` command: ingest, search, eval, bench. It only parses arguments, opens the
+//! engine and prints; everything else lives in the library crates.
+
+mod app;
+mod bench;
+mod domains;
+mod eval;
+mod search;
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "zhiku", version, about = "Zhiku (智库): hybrid retrieval over education, medicine and culture material")]
+struct Cli {
+    /// Configuration file (TOML). Without one, built-in defaults apply.
+    #[arg(long, global = true, env = "ZHIKU_CONFIG")]
+    config: Option<PathBuf>,
+    /// Where the indexes live (overrides the file and ZHIKU_DATA_DIR).
+    #[arg(long, global = true)]
+    data_dir: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Ingest files or folders (Markdown, text, JSON Lines, and each domain's formats).
+    Ingest {
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        /// Put everything in this domain instead of choosing by folder name.
+        #[arg(long)]
+        domain: Option<String>,
+        /// Remove documents whose files are gone from the given paths.
+        #[arg(long)]
+        prune: bool,
+        /// Exit non-zero if any file or record could not be ingested.
+        #[arg(long)]
+        strict: bool,
+    },
+    /// Search the indexes and print hits with their sources.
+    Search(search::SearchArgs),
+    /// Evaluate retrieval on a BEIR-style folder (corpus.jsonl, queries.jsonl, qrels.tsv).
+    Eval(eval::EvalArgs),
+    /// Measure ingest throughput, query latency and memory.
+    Bench(bench::BenchArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("ZHIKU_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,ort=warn,tantivy=warn,qdrant_edge=error")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let config = app::load_config(cli.config.as_deref(), cli.data_dir.as_deref())?;
+    match cli.command {
+        Command::Ingest { paths, domain, prune, strict } => {
+            let app = app::App::open(config).await?;
+            let opts = zhiku_ingest::IngestOptions {
+                prune,
+                domain,
+                progress_bar: std::io::stderr().is_terminal(),
+            };
+            let report = app.ingest(&paths, &opts).await?;
+            app::print_report(&report);
+            Ok(if strict && !report.issues.is_empty() { ExitCode::from(2) } else { ExitCode::SUCCESS })
+        }
+        Command::Search(args) => search::run(config, args).await,
+        Command::Eval(args) => eval::run(config, args).await,
+        Command::Bench(args) => bench::run(config, args).await,
+    }
+}

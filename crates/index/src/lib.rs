@@ -1,1 +1,25 @@
-//! placeholder
+//! Zhiku's indexes and retrieval: the Tantivy keyword index (BM25 over Chinese + English),
+//! the vector store (embedded Qdrant Edge or a Qdrant server), and the [`HybridRetriever`]
+//! that runs both legs concurrently and fuses them with reciprocal rank fusion.
+//!
+//! It stores and finds chunks; it does not load files, chunk text (that is `zhiku-ingest`),
+//! speak HTTP or call a large model.
+
+mod analysis;
+mod edge;
+mod error;
+mod keyword;
+mod server;
+mod vector;
+
+pub use analysis::is_cjk;
+pub use edge::EdgeStore;
+pub use error::IndexError;
+pub use keyword::KeywordIndex;
+pub use server::ServerStore;
+pub use vector::{VectorPoint, VectorStore};
+mod retriever;
+mod store;
+
+pub use retriever::{fuse, HybridRetriever, SearchResults, SearchTimings};
+pub use store::{IndexSet, DATA_FORMAT};

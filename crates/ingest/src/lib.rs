@@ -1,1 +1,33 @@
-//! placeholder
+//! Ingestion: finds files, lets each domain load them into documents, chunks them by
+//! embedding-model tokens, embeds in length-sorted batches and writes both indexes, so that
+//! re-running on an unchanged corpus does nothing and a killed run is finished by the next.
+//!
+//! Generic loaders (Markdown with front matter, plain text, JSON Lines) and the `general`
+//! domain live here; domain crates add their own. Searching is `zhiku-index`'s job.
+
+mod chunker;
+mod general;
+pub mod loaders;
+mod manifest;
+mod pipeline;
+mod walk;
+
+pub use chunker::{embedding_text, Chunker};
+pub use general::{GeneralDomain, GENERAL};
+pub use manifest::{DocEntry, Manifest};
+pub use pipeline::{IngestOptions, IngestReport, Ingestor};
+pub use walk::files_under;
+
+#[derive(Debug, thiserror::Error)]
+pub enum IngestError {
+    #[error(transparent)]
+    Index(#[from] zhiku_index::IndexError),
+    #[error(transparent)]
+    Embed(#[from] zhiku_embed::EmbedError),
+    #[error(transparent)]
+    Core(#[from] zhiku_core::CoreError),
+    #[error("manifest: {0}")]
+    Manifest(String),
+    #[error("chunking configuration: {0}")]
+    Config(String),
+}

@@ -1,0 +1,9 @@
+//! The one place where domains are registered. A new domain is one crate and one line here.
+
+use zhiku_core::DomainRegistry;
+
+pub fn registry() -> DomainRegistry {
+    let mut r = DomainRegistry::new();
+    r.register(zhiku_ingest::GeneralDomain);
+    r
+}

@@ -1,0 +1,108 @@
+//! `zhiku search`: prints hits with their provenance.
+
+use std::process::ExitCode;
+
+use clap::Args;
+use zhiku_core::{Classification, Config, GeoRadius, Hit, RetrievalMode, SearchFilter};
+
+use crate::app::App;
+
+#[derive(Args)]
+pub struct SearchArgs {
+    pub query: String,
+    /// Restrict to a domain (repeatable).
+    #[arg(long)]
+    pub domain: Vec<String>,
+    #[arg(long, default_value = "hybrid")]
+    pub mode: RetrievalMode,
+    #[arg(short, long, default_value_t = 5)]
+    pub k: usize,
+    /// Metadata filter key=value (repeatable; values of one key are OR-ed, keys AND-ed).
+    #[arg(long = "filter", short = 'f')]
+    pub filters: Vec<String>,
+    /// Caller clearance: public, internal or restricted.
+    #[arg(long, default_value = "public")]
+    pub clearance: Classification,
+    /// Only places within this many metres of --near.
+    #[arg(long, requires = "near")]
+    pub radius_m: Option<f64>,
+    /// Latitude,longitude for a distance filter.
+    #[arg(long, value_parser = parse_point)]
+    pub near: Option<(f64, f64)>,
+    /// Print hits as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+fn parse_point(s: &str) -> Result<(f64, f64), String> {
+    let (a, b) = s.split_once(',').ok_or("expected LAT,LON")?;
+    let lat: f64 = a.trim().parse().map_err(|e| format!("latitude: {e}"))?;
+    let lon: f64 = b.trim().parse().map_err(|e| format!("longitude: {e}"))?;
+    if !(-90.0..=90.0).contains(&lat) || !(-180.0..=180.0).contains(&lon) {
+        return Err("coordinates out of range".into());
+    }
+    Ok((lat, lon))
+}
+
+pub fn filter_from(args: &SearchArgs) -> anyhow::Result<SearchFilter> {
+    let mut filter = SearchFilter {
+        domains: args.domain.clone(),
+        clearance: args.clearance,
+        ..Default::default()
+    };
+    for f in &args.filters {
+        filter.add_field_expr(f)?;
+    }
+    if let Some((lat, lon)) = args.near {
+        filter.geo = Some(GeoRadius { lat, lon, radius_m: args.radius_m.unwrap_or(5_000.0) });
+    }
+    Ok(filter)
+}
+
+pub async fn run(config: Config, args: SearchArgs) -> anyhow::Result<ExitCode> {
+    zhiku_core::validate_query(&args.query, config.retrieval.max_query_chars)?;
+    let filter = filter_from(&args)?;
+    let app = App::open(config).await?;
+    for d in &filter.domains {
+        app.registry.get(d)?;
+    }
+    let results = app.retriever().search(&args.query, &filter, args.k, args.mode).await?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&results.hits)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    if results.hits.is_empty() {
+        println!("no results");
+    }
+    for (i, hit) in results.hits.iter().enumerate() {
+        print_hit(i + 1, hit);
+    }
+    let t = results.timings;
+    eprintln!(
+        "{} hits in {:.1} ms (bm25 {:.1} ms, embed {:.1} ms, dense {:.1} ms)",
+        results.hits.len(), t.total_ms, t.bm25_ms, t.embed_ms, t.dense_ms
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_hit(n: usize, hit: &Hit) {
+    let c = &hit.chunk;
+    let mut place = c.source.path.clone();
+    if let Some(line) = c.source.line {
+        place.push_str(&format!(":{line}"));
+    }
+    let span = match c.source.text_offset {
+        Some(base) => format!("file bytes {}..{}", base + c.start, base + c.end),
+        None => format!("text bytes {}..{}", c.start, c.end),
+    };
+    println!("{n}. [{:.4}] {} — {place} ({span}) [{} / {}]", hit.score, c.title, c.domain, c.classification);
+    if !c.section.is_empty() {
+        println!("   § {}", c.section);
+    }
+    let leg = |name: &str, s: Option<zhiku_core::LegScore>| {
+        s.map(|s| format!("{name} #{} ({:.3})", s.rank, s.score)).unwrap_or_else(|| format!("{name} —"))
+    };
+    println!("   {} | {} | doc {} chunk {}", leg("bm25", hit.bm25), leg("dense", hit.dense), c.doc_id, c.id);
+    let snippet: String = c.text.chars().take(160).collect::<String>().replace('\n', " ");
+    println!("   {snippet}{}", if c.text.chars().count() > 160 { "…" } else { "" });
+}

@@ -1,0 +1,33 @@
+use std::path::PathBuf;
+
+/// Errors from the indexes and retrieval.
+#[derive(Debug, thiserror::Error)]
+pub enum IndexError {
+    #[error("keyword index: {0}")]
+    Keyword(String),
+    #[error("vector store: {0}")]
+    Vector(String),
+    #[error("the index at {0} is in use by another zhiku process (stop it, or send the work to it)")]
+    Busy(PathBuf),
+    #[error(transparent)]
+    Embed(#[from] zhiku_embed::EmbedError),
+    #[error(transparent)]
+    Core(#[from] zhiku_core::CoreError),
+    #[error("the data directory {dir} cannot be used by this version of zhiku: {why}; use a new --data-dir or delete it and ingest again")]
+    Incompatible { dir: PathBuf, why: String },
+    #[error("corrupt stored chunk: {0}")]
+    Corrupt(String),
+}
+
+impl From<tantivy::TantivyError> for IndexError {
+    fn from(e: tantivy::TantivyError) -> Self {
+        IndexError::Keyword(e.to_string())
+    }
+}
+
+impl IndexError {
+    /// The data directory's stamp, for callers that want to say more.
+    pub fn is_busy(&self) -> bool {
+        matches!(self, IndexError::Busy(_))
+    }
+}

@@ -1,0 +1,176 @@
+//! Hybrid retrieval: the BM25 leg and the dense leg run concurrently, each over the same
+//! filter, and are fused by weighted reciprocal rank fusion. Every hit keeps its rank and
+//! score in each leg, and the chunk's document id and byte span.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Instant;
+
+use zhiku_core::{validate_query, Chunk, Hit, LegScore, RetrievalConfig, RetrievalMode, SearchFilter};
+use zhiku_embed::Embedder;
+
+use crate::{IndexError, IndexSet};
+
+/// Milliseconds spent in each part of one search.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct SearchTimings {
+    pub bm25_ms: f64,
+    pub embed_ms: f64,
+    pub dense_ms: f64,
+    pub total_ms: f64,
+}
+
+#[derive(Debug, Clone)]
+pub struct SearchResults {
+    pub hits: Vec<Hit>,
+    pub timings: SearchTimings,
+}
+
+#[derive(Clone)]
+pub struct HybridRetriever {
+    indexes: IndexSet,
+    embedder: Arc<Embedder>,
+    cfg: RetrievalConfig,
+}
+
+type Leg = Vec<(Chunk, f32)>;
+
+impl HybridRetriever {
+    pub fn new(indexes: IndexSet, embedder: Arc<Embedder>, cfg: RetrievalConfig) -> Self {
+        Self { indexes, embedder, cfg }
+    }
+
+    pub fn config(&self) -> &RetrievalConfig {
+        &self.cfg
+    }
+
+    /// The top `k` chunks for `query` under `filter`.
+    pub async fn search(
+        &self,
+        query: &str,
+        filter: &SearchFilter,
+        k: usize,
+        mode: RetrievalMode,
+    ) -> Result<SearchResults, IndexError> {
+        let started = Instant::now();
+        let query = validate_query(query, self.cfg.max_query_chars)?.to_string();
+        let k = k.max(1);
+        // Fusion needs more candidates than it returns.
+        let depth = match mode {
+            RetrievalMode::Hybrid => self.cfg.candidates.max(k),
+            _ => k,
+        };
+        let run_bm25 = mode != RetrievalMode::Dense;
+        let run_dense = mode != RetrievalMode::Bm25;
+        let (bm25, dense) = tokio::join!(
+            self.bm25_leg(run_bm25, &query, filter, depth),
+            self.dense_leg(run_dense, &query, filter, depth)
+        );
+        let (bm25, bm25_ms) = bm25?;
+        let (dense, embed_ms, dense_ms) = dense?;
+        let hits = match mode {
+            RetrievalMode::Bm25 => single_leg(bm25, k, true),
+            RetrievalMode::Dense => single_leg(dense, k, false),
+            RetrievalMode::Hybrid => fuse(bm25, dense, &self.cfg, k),
+        };
+        Ok(SearchResults {
+            hits,
+            timings: SearchTimings {
+                bm25_ms,
+                embed_ms,
+                dense_ms,
+                total_ms: started.elapsed().as_secs_f64() * 1e3,
+            },
+        })
+    }
+
+    async fn bm25_leg(&self, run: bool, query: &str, filter: &SearchFilter, depth: usize) -> Result<(Leg, f64), IndexError> {
+        if !run {
+            return Ok((Vec::new(), 0.0));
+        }
+        let t = Instant::now();
+        let keyword = Arc::clone(&self.indexes.keyword);
+        let (q, f) = (query.to_string(), filter.clone());
+        let leg = tokio::task::spawn_blocking(move || keyword.search(&q, &f, depth))
+            .await
+            .map_err(|e| IndexError::Keyword(format!("search task failed: {e}")))??;
+        Ok((leg, ms(t)))
+    }
+
+    async fn dense_leg(
+        &self,
+        run: bool,
+        query: &str,
+        filter: &SearchFilter,
+        depth: usize,
+    ) -> Result<(Leg, f64, f64), IndexError> {
+        if !run {
+            return Ok((Vec::new(), 0.0, 0.0));
+        }
+        let t = Instant::now();
+        let embedder = Arc::clone(&self.embedder);
+        let q = query.to_string();
+        let vector = tokio::task::spawn_blocking(move || embedder.embed_query(&q))
+            .await
+            .map_err(|e| IndexError::Vector(format!("embedding task failed: {e}")))??;
+        let embed_ms = ms(t);
+        let t = Instant::now();
+        let leg = self.indexes.vectors.search(vector, filter, depth, self.cfg.hnsw_ef).await?;
+        Ok((leg, embed_ms, ms(t)))
+    }
+}
+
+fn ms(t: Instant) -> f64 {
+    t.elapsed().as_secs_f64() * 1e3
+}
+
+fn single_leg(leg: Leg, k: usize, is_bm25: bool) -> Vec<Hit> {
+    leg.into_iter()
+        .take(k)
+        .enumerate()
+        .map(|(i, (chunk, score))| {
+            let s = Some(LegScore { rank: i + 1, score });
+            Hit {
+                chunk,
+                score,
+                bm25: if is_bm25 { s } else { None },
+                dense: if is_bm25 { None } else { s },
+            }
+        })
+        .collect()
+}
+
+/// Weighted reciprocal rank fusion: score = Σ weight / (rrf_k + rank).
+pub fn fuse(bm25: Leg, dense: Leg, cfg: &RetrievalConfig, k: usize) -> Vec<Hit> {
+    let mut by_id: HashMap<String, Hit> = HashMap::new();
+    for (is_bm25, leg, weight) in [(true, bm25, cfg.bm25_weight), (false, dense, cfg.dense_weight)] {
+        for (i, (chunk, score)) in leg.into_iter().enumerate() {
+            let rank = i + 1;
+            let entry = by_id.entry(chunk.id.clone()).or_insert_with(|| Hit {
+                chunk,
+                score: 0.0,
+                bm25: None,
+                dense: None,
+            });
+            entry.score += weight / (cfg.rrf_k + rank as f32);
+            let s = Some(LegScore { rank, score });
+            if is_bm25 {
+                entry.bm25 = s;
+            } else {
+                entry.dense = s;
+            }
+        }
+    }
+    let mut hits: Vec<Hit> = by_id.into_values().collect();
+    let best_rank = |h: &Hit| {
+        h.bm25.map_or(usize::MAX, |s| s.rank).min(h.dense.map_or(usize::MAX, |s| s.rank))
+    };
+    hits.sort_by(|a, b| {
+        b.score
+            .total_cmp(&a.score)
+            .then_with(|| best_rank(a).cmp(&best_rank(b)))
+            .then_with(|| a.chunk.id.cmp(&b.chunk.id))
+    });
+    hits.truncate(k);
+    hits
+}

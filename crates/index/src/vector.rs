@@ -1,0 +1,132 @@
+//! The vector side: one interface, two backends. Embedded Qdrant Edge (in process, under the
+//! data directory) by default; a Qdrant server or cluster through `qdrant-client` when a URL
+//! is configured. Both store the same point ids (the chunk ids) and the same payload (the
+//! chunk as JSON plus `tags` and `geo`), and apply the same filters.
+
+use zhiku_core::{Chunk, SearchFilter};
+
+use crate::edge::EdgeStore;
+use crate::server::ServerStore;
+use crate::IndexError;
+
+/// A chunk with its embedding, ready to store.
+#[derive(Debug, Clone)]
+pub struct VectorPoint {
+    pub chunk: Chunk,
+    pub vector: Vec<f32>,
+}
+
+/// Name of the dense vector in both backends.
+pub const VECTOR_NAME: &str = "dense";
+
+/// Payload fields with a keyword index (plus `geo` with a geo index).
+pub const KEYWORD_FIELDS: [&str; 4] = ["doc_id", "domain", "classification", "tags"];
+
+pub enum VectorStore {
+    Edge(EdgeStore),
+    Server(ServerStore),
+}
+
+impl VectorStore {
+    pub async fn upsert(&self, points: Vec<VectorPoint>) -> Result<(), IndexError> {
+        if points.is_empty() {
+            return Ok(());
+        }
+        match self {
+            Self::Edge(s) => s.upsert(points).await,
+            Self::Server(s) => s.upsert(points).await,
+        }
+    }
+
+    pub async fn delete_docs(&self, doc_ids: &[String]) -> Result<(), IndexError> {
+        if doc_ids.is_empty() {
+            return Ok(());
+        }
+        match self {
+            Self::Edge(s) => s.delete_docs(doc_ids).await,
+            Self::Server(s) => s.delete_docs(doc_ids).await,
+        }
+    }
+
+    /// Top-`k` chunks by cosine similarity, best first.
+    pub async fn search(
+        &self,
+        vector: Vec<f32>,
+        filter: &SearchFilter,
+        k: usize,
+        hnsw_ef: usize,
+    ) -> Result<Vec<(Chunk, f32)>, IndexError> {
+        match self {
+            Self::Edge(s) => s.search(vector, filter, k, hnsw_ef).await,
+            Self::Server(s) => s.search(vector, filter, k, hnsw_ef).await,
+        }
+    }
+
+    pub async fn count(&self) -> Result<u64, IndexError> {
+        match self {
+            Self::Edge(s) => s.count().await,
+            Self::Server(s) => s.count().await,
+        }
+    }
+
+    /// Makes writes durable (edge: flush WAL and segments; server: writes already wait).
+    pub async fn flush(&self) -> Result<(), IndexError> {
+        match self {
+            Self::Edge(s) => s.flush().await,
+            Self::Server(_) => Ok(()),
+        }
+    }
+
+    /// Builds the HNSW index after an ingest job (the embedded shard does no background
+    /// indexing; a server does its own).
+    pub async fn optimize(&self) -> Result<(), IndexError> {
+        match self {
+            Self::Edge(s) => s.optimize().await,
+            Self::Server(_) => Ok(()),
+        }
+    }
+
+    pub fn backend_name(&self) -> &'static str {
+        match self {
+            Self::Edge(_) => "qdrant-edge (embedded)",
+            Self::Server(_) => "qdrant server",
+        }
+    }
+}
+
+/// The payload stored with a point: the chunk itself, plus filter helpers.
+pub fn payload_json(chunk: &Chunk) -> Result<serde_json::Map<String, serde_json::Value>, IndexError> {
+    let mut map = match serde_json::to_value(chunk) {
+        Ok(serde_json::Value::Object(m)) => m,
+        _ => return Err(IndexError::Corrupt("chunk did not serialise to an object".into())),
+    };
+    map.insert("tags".into(), serde_json::json!(chunk.tags()));
+    if let Some((lat, lon)) = chunk.location {
+        map.insert("geo".into(), serde_json::json!({"lat": lat, "lon": lon}));
+    }
+    Ok(map)
+}
+
+pub fn chunk_from_payload(payload: serde_json::Value) -> Result<Chunk, IndexError> {
+    serde_json::from_value(payload).map_err(|e| IndexError::Corrupt(format!("payload: {e}")))
+}
+
+/// The filter in Qdrant's JSON filter language, shared by both backends.
+pub fn filter_json(filter: &SearchFilter) -> serde_json::Value {
+    let mut must = vec![serde_json::json!({
+        "key": "classification", "match": {"any": filter.classification_levels()}
+    })];
+    if !filter.domains.is_empty() {
+        must.push(serde_json::json!({"key": "domain", "match": {"any": filter.domains}}));
+    }
+    for group in filter.tag_groups() {
+        must.push(serde_json::json!({"key": "tags", "match": {"any": group}}));
+    }
+    if let Some(g) = filter.geo {
+        must.push(serde_json::json!({
+            "key": "geo",
+            "geo_radius": {"center": {"lat": g.lat, "lon": g.lon}, "radius": g.radius_m}
+        }));
+    }
+    serde_json::json!({ "must": must })
+}
