@@ -68,3 +68,23 @@ pub fn print_report(r: &IngestReport) {
         r.issues.len(), r.total_s, rate, r.load_s, r.chunk_s, r.embed_s, r.write_s
     );
 }
+
+/// Counts from the manifest and from both indexes; they agree after any completed ingest.
+pub async fn stats(config: &Config, with_ids: bool) -> anyhow::Result<std::process::ExitCode> {
+    let indexes = IndexSet::open(&config.data_dir, config).await?;
+    let manifest = zhiku_ingest::Manifest::load(&config.data_dir).map_err(anyhow::Error::msg)?;
+    let mut json = serde_json::json!({
+        "documents": manifest.documents.len(),
+        "chunks": manifest.chunk_count(),
+        "keyword_chunks": indexes.keyword.num_chunks(),
+        "vector_points": indexes.vectors.count().await?,
+        "vector_backend": indexes.vectors.backend_name(),
+    });
+    if with_ids {
+        let mut ids: Vec<&String> = manifest.documents.values().flat_map(|d| &d.chunks).collect();
+        ids.sort();
+        json["chunk_ids"] = serde_json::json!(ids);
+    }
+    println!("{}", serde_json::to_string_pretty(&json)?);
+    Ok(std::process::ExitCode::SUCCESS)
+}

@@ -48,6 +48,12 @@ enum Command {
     Eval(eval::EvalArgs),
     /// Measure ingest throughput, query latency and memory.
     Bench(bench::BenchArgs),
+    /// Print what the data directory holds (documents, chunks in each index) as JSON.
+    Stats {
+        /// Also list every chunk id (sorted).
+        #[arg(long)]
+        ids: bool,
+    },
 }
 
 fn main() -> ExitCode {
@@ -92,5 +98,6 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Search(args) => search::run(config, args).await,
         Command::Eval(args) => eval::run(config, args).await,
         Command::Bench(args) => bench::run(config, args).await,
+        Command::Stats { ids } => app::stats(&config, ids).await,
     }
 }

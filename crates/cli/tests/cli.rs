@@ -1,0 +1,179 @@
+//! The `zhiku` binary as a user runs it: real model, real indexes, real processes.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures")
+}
+
+fn zhiku(data: &Path, args: &[&str]) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_zhiku"));
+    cmd.arg("--data-dir").arg(data).args(args).env("ZHIKU_LOG", "warn");
+    cmd
+}
+
+fn run(data: &Path, args: &[&str]) -> Output {
+    zhiku(data, args).output().expect("zhiku runs")
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+fn stats(data: &Path) -> serde_json::Value {
+    let out = run(data, &["stats", "--ids"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// A corpus of `n` small, distinct documents.
+fn write_corpus(dir: &Path, n: usize) {
+    std::fs::create_dir_all(dir).unwrap();
+    let topics = ["长城", "photosynthesis", "天坛", "prime numbers", "运河", "hypertension"];
+    for i in 0..n {
+        let t = topics[i % topics.len()];
+        let body = format!(
+            "---\ntitle: Note {i} on {t}\n---\n# Note {i}: {t}\n\nThis is note number {i}. It records observation {i} about {t}, \
+             written for the kill test. 第{i}条笔记记录了关于{t}的第{i}个观察。\n\nA second paragraph gives detail {} so that \
+             every note differs from every other one.\n",
+            i * 7 + 3
+        );
+        std::fs::write(dir.join(format!("note-{i:03}.md")), body).unwrap();
+    }
+}
+
+#[test]
+fn kill_9_during_ingest_then_rerun_equals_a_clean_ingest() {
+    let work = tempfile::tempdir().unwrap();
+    let corpus = work.path().join("notes");
+    write_corpus(&corpus, 40);
+    let config = work.path().join("zhiku.toml");
+    // Small commits, so that a kill lands between commits.
+    std::fs::write(&config, "[ingest]\ncommit_every_chunks = 4\n").unwrap();
+    let cfg = config.to_str().unwrap();
+    let corpus_arg = corpus.to_str().unwrap();
+
+    let clean = work.path().join("clean");
+    let out = run(&clean, &["--config", cfg, "ingest", corpus_arg]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let expected = stats(&clean);
+    let total = expected["chunks"].as_u64().unwrap();
+    assert!(total >= 40);
+
+    let killed = work.path().join("killed");
+    let mut child = zhiku(&killed, &["--config", cfg, "ingest", corpus_arg])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // Wait for the first commit, then kill -9 in the middle of the run.
+    let started = Instant::now();
+    while !killed.join("manifest.json").exists() {
+        assert!(started.elapsed() < Duration::from_secs(120), "ingest never committed");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    let partial = stats(&killed);
+    assert!(partial["chunks"].as_u64().unwrap() < total, "the kill landed mid-run: {partial}");
+
+    let out = run(&killed, &["--config", cfg, "ingest", corpus_arg]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let after = stats(&killed);
+    assert_eq!(after["chunk_ids"], expected["chunk_ids"]);
+    for key in ["chunks", "keyword_chunks", "vector_points"] {
+        assert_eq!(after[key], total, "{key}: {after}");
+    }
+
+    // And an unchanged corpus embeds nothing.
+    let out = run(&killed, &["--config", cfg, "ingest", corpus_arg]);
+    assert!(text(&out.stdout).contains("0 embeddings computed"), "{}", text(&out.stdout));
+}
+
+#[test]
+fn strict_makes_problems_fatal_and_names_file_and_line() {
+    let work = tempfile::tempdir().unwrap();
+    let broken = fixtures().join("broken");
+    let out = run(work.path(), &["ingest", broken.to_str().unwrap()]);
+    assert!(out.status.success());
+    let err = text(&out.stderr);
+    assert!(err.contains("records.jsonl:2: malformed JSON"), "{err}");
+    assert!(err.contains("latin1.md:4: not valid UTF-8"), "{err}");
+    let out = run(work.path(), &["ingest", "--strict", broken.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn search_prints_provenance_and_rejects_bad_queries() {
+    let work = tempfile::tempdir().unwrap();
+    let mini = fixtures().join("mini");
+    assert!(run(work.path(), &["ingest", mini.to_str().unwrap()]).status.success());
+
+    let out = run(work.path(), &["search", "故宫始建于哪一年", "--json", "-k", "2"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let hits: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let top = &hits[0];
+    assert_eq!(top["chunk"]["doc_id"], "mini-forbidden-city");
+    assert!(top["chunk"]["source"]["path"].as_str().unwrap().ends_with("forbidden-city.md"));
+    assert!(top["chunk"]["end"].as_u64() > top["chunk"]["start"].as_u64());
+    assert!(top["bm25"]["rank"].is_u64() || top["dense"]["rank"].is_u64());
+
+    let out = run(work.path(), &["search", "photosynthesis", "--mode", "bm25", "-f", "grade_band=junior"]);
+    assert!(text(&out.stdout).contains("Photosynthesis handout"), "{}", text(&out.stdout));
+
+    let out = run(work.path(), &["search", "   "]);
+    assert!(!out.status.success());
+    assert!(text(&out.stderr).contains("query is empty"), "{}", text(&out.stderr));
+    let long = "长".repeat(5000);
+    let out = run(work.path(), &["search", &long]);
+    assert!(text(&out.stderr).contains("limit is 2000"), "{}", text(&out.stderr));
+    let out = run(work.path(), &["search", "x", "--domain", "astrology"]);
+    assert!(text(&out.stderr).contains("unknown domain"), "{}", text(&out.stderr));
+    let out = run(work.path(), &["search", "x", "-f", "nonsense"]);
+    assert!(text(&out.stderr).contains("key=value"), "{}", text(&out.stderr));
+}
+
+#[test]
+fn incompatible_or_foreign_data_directories_are_refused_clearly() {
+    let work = tempfile::tempdir().unwrap();
+    std::fs::write(
+        work.path().join("zhiku-data.json"),
+        r#"{"format": 999, "embedding_model": "other", "dimension": 768}"#,
+    )
+    .unwrap();
+    let out = run(work.path(), &["search", "故宫"]);
+    assert!(!out.status.success());
+    let err = text(&out.stderr);
+    assert!(err.contains("cannot be used by this version") && err.contains("format 999"), "{err}");
+
+    let foreign = tempfile::tempdir().unwrap();
+    std::fs::write(foreign.path().join("thesis.docx"), "not ours").unwrap();
+    let out = run(foreign.path(), &["search", "故宫"]);
+    assert!(text(&out.stderr).contains("not empty"), "{}", text(&out.stderr));
+}
+
+#[test]
+fn eval_prints_the_agreed_json_keys() {
+    let work = tempfile::tempdir().unwrap();
+    let dir = fixtures().join("beir-mini");
+    let out = run(work.path(), &["eval", dir.to_str().unwrap(), "--json"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["corpus"], 5);
+    assert_eq!(v["queries"], 5);
+    for mode in ["bm25", "dense", "hybrid"] {
+        let m = &v["modes"][mode];
+        for key in ["recall@1", "recall@5", "recall@10", "hit@10", "ndcg@10", "mrr@10", "answer_hit@5", "latency_ms_p50", "latency_ms_p99"] {
+            assert!(m[key].is_number(), "{mode} {key}: {m}");
+        }
+        // q5 has two relevant passages: recall@1 can be at most 0.5 for it.
+        assert!(m["recall@1"].as_f64().unwrap() <= 0.9 + 1e-9, "{m}");
+        assert!(m["hit@10"].as_f64().unwrap() >= 0.8, "{mode}: {m}");
+    }
+    // The second run reuses the cached scratch index: nothing is embedded again.
+    let out = run(work.path(), &["eval", dir.to_str().unwrap(), "--json"]);
+    assert!(text(&out.stderr).contains("(0 newly embedded chunks)"), "{}", text(&out.stderr));
+}
