@@ -124,6 +124,15 @@ impl Ingestor<'_> {
         Ok(docs)
     }
 
+    /// The chunks ingest would make of these paths, without writing anything (benchmarks
+    /// use it to embed exactly what ingest embeds).
+    pub fn plan(&self, roots: &[PathBuf], opts: &IngestOptions) -> Result<Vec<Chunk>, IngestError> {
+        let mut report = IngestReport::default();
+        let docs = self.load(roots, opts, &mut report)?;
+        let chunker = Chunker::new(self.embedder.tokenizer(), self.config).map_err(IngestError::Config)?;
+        Ok(docs.iter().flat_map(|d| chunker.chunk(d)).collect())
+    }
+
     pub async fn run(&self, roots: &[PathBuf], opts: &IngestOptions) -> Result<IngestReport, IngestError> {
         let started = Instant::now();
         let mut report = IngestReport::default();
