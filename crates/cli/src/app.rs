@@ -43,10 +43,18 @@ impl App {
     }
 
     pub fn retriever(&self) -> HybridRetriever {
-        HybridRetriever::new(self.indexes.clone(), Arc::clone(&self.embedder), self.config.retrieval.clone())
+        HybridRetriever::new(
+            self.indexes.clone(),
+            Arc::clone(&self.embedder),
+            self.config.retrieval.clone(),
+        )
     }
 
-    pub async fn ingest(&self, paths: &[PathBuf], opts: &IngestOptions) -> anyhow::Result<IngestReport> {
+    pub async fn ingest(
+        &self,
+        paths: &[PathBuf],
+        opts: &IngestOptions,
+    ) -> anyhow::Result<IngestReport> {
         let ingestor = Ingestor {
             registry: &self.registry,
             indexes: &self.indexes,
@@ -61,7 +69,11 @@ pub fn print_report(r: &IngestReport) {
     for issue in &r.issues {
         eprintln!("warning: {issue}");
     }
-    let rate = if r.total_s > 0.0 { r.chunks_written as f64 / r.total_s } else { 0.0 };
+    let rate = if r.total_s > 0.0 {
+        r.chunks_written as f64 / r.total_s
+    } else {
+        0.0
+    };
     println!(
         "ingested {} files: {} documents ({} unchanged, {} written, {} removed), {} chunks written, {} embeddings computed, {} problems; {:.1} s ({:.1} chunks/s; load {:.1} s, chunk {:.1} s, embed {:.1} s, write {:.1} s)",
         r.files, r.documents, r.unchanged, r.written, r.removed, r.chunks_written, r.embedded,
@@ -81,7 +93,11 @@ pub async fn stats(config: &Config, with_ids: bool) -> anyhow::Result<std::proce
         "vector_backend": indexes.vectors.backend_name(),
     });
     if with_ids {
-        let mut ids: Vec<&String> = manifest.documents.values().flat_map(|d| &d.chunks).collect();
+        let mut ids: Vec<&String> = manifest
+            .documents
+            .values()
+            .flat_map(|d| &d.chunks)
+            .collect();
         ids.sort();
         json["chunk_ids"] = serde_json::json!(ids);
     }

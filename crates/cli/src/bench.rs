@@ -51,7 +51,9 @@ fn p50_p99(mut v: Vec<f64>) -> (f64, f64) {
 
 /// Deterministic small perturbation, so that repeated vectors are distinct points.
 fn perturb(v: &[f32], seed: u64) -> Vec<f32> {
-    let mut x = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+    let mut x = seed
+        .wrapping_mul(6364136223846793005)
+        .wrapping_add(1442695040888963407);
     let mut out: Vec<f32> = v
         .iter()
         .map(|a| {
@@ -72,28 +74,51 @@ pub async fn run(config: Config, args: BenchArgs) -> anyhow::Result<ExitCode> {
         std::fs::remove_dir_all(&scratch)?;
     }
     let app = App::open_at(scratch.join("ingest"), config.clone()).await?;
-    println!("zhiku bench — {} cores; vector store {}", std::thread::available_parallelism().map_or(0, |n| n.get()), app.indexes.vectors.backend_name());
+    println!(
+        "zhiku bench — {} cores; vector store {}",
+        std::thread::available_parallelism().map_or(0, |n| n.get()),
+        app.indexes.vectors.backend_name()
+    );
     // Warm the model so neither measurement pays the first-run cost.
     app.embedder.embed_passages(&["warm-up 预热"; 8])?;
 
     let opts = IngestOptions::default();
     let report = app.ingest(&args.corpus, &opts).await?;
     let ingest_rate = report.chunks_written as f64 / report.total_s;
-    let chunks = Ingestor { registry: &app.registry, indexes: &app.indexes, embedder: &app.embedder, config: &config.ingest }
-        .plan(&args.corpus, &opts)?;
+    let chunks = Ingestor {
+        registry: &app.registry,
+        indexes: &app.indexes,
+        embedder: &app.embedder,
+        config: &config.ingest,
+    }
+    .plan(&args.corpus, &opts)?;
     let texts: Vec<String> = chunks.iter().map(embedding_text).collect();
     let t = Instant::now();
     let vectors = app.embedder.embed_passages(&texts)?;
     let raw_s = t.elapsed().as_secs_f64();
     let raw_rate = texts.len() as f64 / raw_s;
     let tokens: usize = texts.iter().map(|t| app.embedder.count_tokens(t) + 4).sum();
-    println!("\n## Ingest ({} documents, {} chunks, {} tokens incl. prefixes)", report.documents, report.chunks_written, tokens);
-    println!("ingest    {:>8.1} chunks/s  ({:.1} s: load {:.2}, chunk {:.2}, embed {:.1}, write {:.2})", ingest_rate, report.total_s, report.load_s, report.chunk_s, report.embed_s, report.write_s);
-    println!("raw model {:>8.1} chunks/s  ({:.1} s, {:.0} tokens/s)", raw_rate, raw_s, tokens as f64 / raw_s);
+    println!(
+        "\n## Ingest ({} documents, {} chunks, {} tokens incl. prefixes)",
+        report.documents, report.chunks_written, tokens
+    );
+    println!(
+        "ingest    {:>8.1} chunks/s  ({:.1} s: load {:.2}, chunk {:.2}, embed {:.1}, write {:.2})",
+        ingest_rate, report.total_s, report.load_s, report.chunk_s, report.embed_s, report.write_s
+    );
+    println!(
+        "raw model {:>8.1} chunks/s  ({:.1} s, {:.0} tokens/s)",
+        raw_rate,
+        raw_s,
+        tokens as f64 / raw_s
+    );
     println!("ratio     {:>8.3}", ingest_rate / raw_rate);
 
     let report2 = app.ingest(&args.corpus, &opts).await?;
-    println!("re-ingest unchanged: {:.3} s, {} embeddings computed", report2.total_s, report2.embedded);
+    println!(
+        "re-ingest unchanged: {:.3} s, {} embeddings computed",
+        report2.total_s, report2.embedded
+    );
     println!("peak RSS so far: {:.0} MB", peak_rss_mb());
 
     // Queries: the opening words of chunks, in both languages.
@@ -101,7 +126,13 @@ pub async fn run(config: Config, args: BenchArgs) -> anyhow::Result<ExitCode> {
         .iter()
         .step_by((chunks.len() / args.queries.max(1)).max(1))
         .take(args.queries)
-        .map(|c| c.text.chars().filter(|ch| !ch.is_control()).take(24).collect())
+        .map(|c| {
+            c.text
+                .chars()
+                .filter(|ch| !ch.is_control())
+                .take(24)
+                .collect()
+        })
         .collect();
     let mut embed_ms = Vec::new();
     let mut qvecs = Vec::new();
@@ -111,7 +142,12 @@ pub async fn run(config: Config, args: BenchArgs) -> anyhow::Result<ExitCode> {
         embed_ms.push(t.elapsed().as_secs_f64() * 1e3);
     }
     let (e50, e99) = p50_p99(embed_ms);
-    println!("\n## Query latency ({} queries, k=50; query embedding p50 {:.1} ms, p99 {:.1} ms)", queries.len(), e50, e99);
+    println!(
+        "\n## Query latency ({} queries, k=50; query embedding p50 {:.1} ms, p99 {:.1} ms)",
+        queries.len(),
+        e50,
+        e99
+    );
     println!("| chunks | build s | optimize s | bm25 p50 | bm25 p99 | dense p50 | dense p99 | dense+filter p50 | dense+filter p99 |");
     println!("|---|---|---|---|---|---|---|---|---|");
     for &size in &args.sizes {
@@ -124,7 +160,10 @@ pub async fn run(config: Config, args: BenchArgs) -> anyhow::Result<ExitCode> {
             let mut c: Chunk = base.clone();
             c.doc_id = format!("bench-{i}");
             c.id = stable_chunk_id(&c.doc_id, 0, &c.text);
-            batch.push(VectorPoint { vector: perturb(&vectors[i % chunks.len()], i as u64), chunk: c });
+            batch.push(VectorPoint {
+                vector: perturb(&vectors[i % chunks.len()], i as u64),
+                chunk: c,
+            });
             if batch.len() == 1000 || i + 1 == size {
                 let owned: Vec<Chunk> = batch.iter().map(|p| p.chunk.clone()).collect();
                 set.keyword.add(&owned)?;
@@ -147,10 +186,14 @@ pub async fn run(config: Config, args: BenchArgs) -> anyhow::Result<ExitCode> {
             set.keyword.search(q, &all, 50)?;
             bm.push(t.elapsed().as_secs_f64() * 1e3);
             let t = Instant::now();
-            set.vectors.search(v.clone(), &all, 50, config.retrieval.hnsw_ef).await?;
+            set.vectors
+                .search(v.clone(), &all, 50, config.retrieval.hnsw_ef)
+                .await?;
             de.push(t.elapsed().as_secs_f64() * 1e3);
             let t = Instant::now();
-            set.vectors.search(v.clone(), &filtered, 50, config.retrieval.hnsw_ef).await?;
+            set.vectors
+                .search(v.clone(), &filtered, 50, config.retrieval.hnsw_ef)
+                .await?;
             df.push(t.elapsed().as_secs_f64() * 1e3);
         }
         let ((b50, b99), (d50, d99), (f50, f99)) = (p50_p99(bm), p50_p99(de), p50_p99(df));

@@ -65,7 +65,11 @@ pub fn recall_at(ranked: &[String], relevant: &HashSet<String>, k: usize) -> f64
     if relevant.is_empty() {
         return 0.0;
     }
-    let found = ranked.iter().take(k).filter(|d| relevant.contains(*d)).count();
+    let found = ranked
+        .iter()
+        .take(k)
+        .filter(|d| relevant.contains(*d))
+        .count();
     found as f64 / relevant.len() as f64
 }
 
@@ -77,8 +81,14 @@ pub fn ndcg_at(ranked: &[String], relevant: &HashSet<String>, k: usize) -> f64 {
         .filter(|(_, d)| relevant.contains(*d))
         .map(|(i, _)| 1.0 / ((i + 2) as f64).log2())
         .sum();
-    let ideal: f64 = (0..relevant.len().min(k)).map(|i| 1.0 / ((i + 2) as f64).log2()).sum();
-    if ideal == 0.0 { 0.0 } else { dcg / ideal }
+    let ideal: f64 = (0..relevant.len().min(k))
+        .map(|i| 1.0 / ((i + 2) as f64).log2())
+        .sum();
+    if ideal == 0.0 {
+        0.0
+    } else {
+        dcg / ideal
+    }
 }
 
 pub fn mrr_at(ranked: &[String], relevant: &HashSet<String>, k: usize) -> f64 {
@@ -98,19 +108,23 @@ pub fn percentile(sorted: &[f64], p: f64) -> f64 {
 }
 
 fn read_queries(path: &Path) -> anyhow::Result<Vec<Query>> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
     let mut out = Vec::new();
     for (i, line) in text.lines().enumerate() {
         if line.trim().is_empty() {
             continue;
         }
-        out.push(serde_json::from_str(line).with_context(|| format!("{}:{}", path.display(), i + 1))?);
+        out.push(
+            serde_json::from_str(line).with_context(|| format!("{}:{}", path.display(), i + 1))?,
+        );
     }
     Ok(out)
 }
 
 fn read_qrels(path: &Path) -> anyhow::Result<HashMap<String, HashSet<String>>> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
     let mut out: HashMap<String, HashSet<String>> = HashMap::new();
     for (i, line) in text.lines().enumerate() {
         let cols: Vec<&str> = line.split('\t').collect();
@@ -121,10 +135,16 @@ fn read_qrels(path: &Path) -> anyhow::Result<HashMap<String, HashSet<String>>> {
             if line.trim().is_empty() {
                 continue;
             }
-            bail!("{}:{}: expected query-id, corpus-id, score", path.display(), i + 1);
+            bail!(
+                "{}:{}: expected query-id, corpus-id, score",
+                path.display(),
+                i + 1
+            );
         }
         if cols[2].trim().parse::<f64>().unwrap_or(0.0) > 0.0 {
-            out.entry(cols[0].to_string()).or_default().insert(cols[1].to_string());
+            out.entry(cols[0].to_string())
+                .or_default()
+                .insert(cols[1].to_string());
         }
     }
     Ok(out)
@@ -141,7 +161,10 @@ fn scratch_dir(config: &Config, corpus: &Path) -> anyhow::Result<PathBuf> {
         .and_then(|p| p.file_name())
         .and_then(|n| n.to_str())
         .unwrap_or("corpus");
-    Ok(config.data_dir.join("eval-cache").join(format!("{name}-{}", &hex::encode(h.finalize())[..12])))
+    Ok(config
+        .data_dir
+        .join("eval-cache")
+        .join(format!("{name}-{}", &hex::encode(h.finalize())[..12])))
 }
 
 fn zhiku_ingest_signature(config: &Config) -> String {
@@ -164,7 +187,11 @@ pub async fn evaluate(config: Config, args: &EvalArgs) -> anyhow::Result<EvalOut
     }
     let scratch = scratch_dir(&config, &corpus)?;
     let app = App::open_at(scratch, config).await?;
-    let opts = IngestOptions { prune: true, domain: Some(zhiku_ingest::GENERAL.into()), progress_bar: false };
+    let opts = IngestOptions {
+        prune: true,
+        domain: Some(zhiku_ingest::GENERAL.into()),
+        progress_bar: false,
+    };
     let report = app.ingest(std::slice::from_ref(&corpus), &opts).await?;
     if !report.issues.is_empty() {
         for i in &report.issues {
@@ -173,10 +200,15 @@ pub async fn evaluate(config: Config, args: &EvalArgs) -> anyhow::Result<EvalOut
     }
     eprintln!(
         "eval corpus: {} documents ({} newly embedded chunks), {} queries",
-        report.documents, report.embedded, queries.len()
+        report.documents,
+        report.embedded,
+        queries.len()
     );
     let retriever = app.retriever();
-    let filter = SearchFilter { clearance: Classification::Restricted, ..Default::default() };
+    let filter = SearchFilter {
+        clearance: Classification::Restricted,
+        ..Default::default()
+    };
     let mut modes = BTreeMap::new();
     for mode in RetrievalMode::ALL {
         let mut f = ModeFigures::default();
@@ -202,12 +234,21 @@ pub async fn evaluate(config: Config, args: &EvalArgs) -> anyhow::Result<EvalOut
             if !q.answers.is_empty() {
                 with_answers += 1;
                 let top5 = results.hits.iter().take(5);
-                let found = top5.clone().any(|h| q.answers.iter().any(|a| h.chunk.text.contains(a.as_str())));
+                let found = top5
+                    .clone()
+                    .any(|h| q.answers.iter().any(|a| h.chunk.text.contains(a.as_str())));
                 f.answer_hit_5 += f64::from(found);
             }
         }
         let n = queries.len().max(1) as f64;
-        for v in [&mut f.recall_1, &mut f.recall_5, &mut f.recall_10, &mut f.hit_10, &mut f.ndcg_10, &mut f.mrr_10] {
+        for v in [
+            &mut f.recall_1,
+            &mut f.recall_5,
+            &mut f.recall_10,
+            &mut f.hit_10,
+            &mut f.ndcg_10,
+            &mut f.mrr_10,
+        ] {
             *v /= n;
         }
         f.answer_hit_5 /= with_answers.max(1) as f64;
@@ -216,23 +257,43 @@ pub async fn evaluate(config: Config, args: &EvalArgs) -> anyhow::Result<EvalOut
         f.latency_ms_p99 = percentile(&latencies, 99.0);
         modes.insert(mode.as_str(), f);
     }
-    Ok(EvalOutcome { corpus: report.documents, queries: queries.len(), modes })
+    Ok(EvalOutcome {
+        corpus: report.documents,
+        queries: queries.len(),
+        modes,
+    })
 }
 
 pub async fn run(config: Config, args: EvalArgs) -> anyhow::Result<ExitCode> {
     let out = evaluate(config, &args).await?;
     if args.json {
-        let json = serde_json::json!({"corpus": out.corpus, "queries": out.queries, "modes": out.modes});
+        let json =
+            serde_json::json!({"corpus": out.corpus, "queries": out.queries, "modes": out.modes});
         println!("{}", serde_json::to_string_pretty(&json)?);
         return Ok(ExitCode::SUCCESS);
     }
-    println!("{}: {} passages, {} queries", args.dir.display(), out.corpus, out.queries);
-    println!("| mode | R@1 | R@5 | R@10 | hit@10 | nDCG@10 | MRR@10 | answer@5 | p50 ms | p99 ms |");
+    println!(
+        "{}: {} passages, {} queries",
+        args.dir.display(),
+        out.corpus,
+        out.queries
+    );
+    println!(
+        "| mode | R@1 | R@5 | R@10 | hit@10 | nDCG@10 | MRR@10 | answer@5 | p50 ms | p99 ms |"
+    );
     println!("|---|---|---|---|---|---|---|---|---|---|");
     for (mode, f) in &out.modes {
         println!(
             "| {mode} | {:.3} | {:.3} | {:.3} | {:.3} | {:.3} | {:.3} | {:.3} | {:.1} | {:.1} |",
-            f.recall_1, f.recall_5, f.recall_10, f.hit_10, f.ndcg_10, f.mrr_10, f.answer_hit_5, f.latency_ms_p50, f.latency_ms_p99
+            f.recall_1,
+            f.recall_5,
+            f.recall_10,
+            f.hit_10,
+            f.ndcg_10,
+            f.mrr_10,
+            f.answer_hit_5,
+            f.latency_ms_p50,
+            f.latency_ms_p99
         );
     }
     Ok(ExitCode::SUCCESS)

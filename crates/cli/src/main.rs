@@ -14,7 +14,11 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(name = "zhiku", version, about = "Zhiku (智库): hybrid retrieval over education, medicine and culture material")]
+#[command(
+    name = "zhiku",
+    version,
+    about = "Zhiku (智库): hybrid retrieval over education, medicine and culture material"
+)]
 struct Cli {
     /// Configuration file (TOML). Without one, built-in defaults apply.
     #[arg(long, global = true, env = "ZHIKU_CONFIG")]
@@ -60,12 +64,16 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("ZHIKU_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,ort=warn,tantivy=warn,qdrant_edge=error")),
+            tracing_subscriber::EnvFilter::try_from_env("ZHIKU_LOG").unwrap_or_else(|_| {
+                tracing_subscriber::EnvFilter::new("info,ort=warn,tantivy=warn,qdrant_edge=error")
+            }),
         )
         .with_writer(std::io::stderr)
         .init();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
@@ -84,7 +92,12 @@ fn main() -> ExitCode {
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let config = app::load_config(cli.config.as_deref(), cli.data_dir.as_deref())?;
     match cli.command {
-        Command::Ingest { paths, domain, prune, strict } => {
+        Command::Ingest {
+            paths,
+            domain,
+            prune,
+            strict,
+        } => {
             let app = app::App::open(config).await?;
             let opts = zhiku_ingest::IngestOptions {
                 prune,
@@ -93,7 +106,11 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             };
             let report = app.ingest(&paths, &opts).await?;
             app::print_report(&report);
-            Ok(if strict && !report.issues.is_empty() { ExitCode::from(2) } else { ExitCode::SUCCESS })
+            Ok(if strict && !report.issues.is_empty() {
+                ExitCode::from(2)
+            } else {
+                ExitCode::SUCCESS
+            })
         }
         Command::Search(args) => search::run(config, args).await,
         Command::Eval(args) => eval::run(config, args).await,

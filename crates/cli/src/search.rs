@@ -54,7 +54,11 @@ pub fn filter_from(args: &SearchArgs) -> anyhow::Result<SearchFilter> {
         filter.add_field_expr(f)?;
     }
     if let Some((lat, lon)) = args.near {
-        filter.geo = Some(GeoRadius { lat, lon, radius_m: args.radius_m.unwrap_or(5_000.0) });
+        filter.geo = Some(GeoRadius {
+            lat,
+            lon,
+            radius_m: args.radius_m.unwrap_or(5_000.0),
+        });
     }
     Ok(filter)
 }
@@ -66,7 +70,10 @@ pub async fn run(config: Config, args: SearchArgs) -> anyhow::Result<ExitCode> {
     for d in &filter.domains {
         app.registry.get(d)?;
     }
-    let results = app.retriever().search(&args.query, &filter, args.k, args.mode).await?;
+    let results = app
+        .retriever()
+        .search(&args.query, &filter, args.k, args.mode)
+        .await?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&results.hits)?);
         return Ok(ExitCode::SUCCESS);
@@ -80,7 +87,11 @@ pub async fn run(config: Config, args: SearchArgs) -> anyhow::Result<ExitCode> {
     let t = results.timings;
     eprintln!(
         "{} hits in {:.1} ms (bm25 {:.1} ms, embed {:.1} ms, dense {:.1} ms)",
-        results.hits.len(), t.total_ms, t.bm25_ms, t.embed_ms, t.dense_ms
+        results.hits.len(),
+        t.total_ms,
+        t.bm25_ms,
+        t.embed_ms,
+        t.dense_ms
     );
     Ok(ExitCode::SUCCESS)
 }
@@ -95,14 +106,36 @@ fn print_hit(n: usize, hit: &Hit) {
         Some(base) => format!("file bytes {}..{}", base + c.start, base + c.end),
         None => format!("text bytes {}..{}", c.start, c.end),
     };
-    println!("{n}. [{:.4}] {} — {place} ({span}) [{} / {}]", hit.score, c.title, c.domain, c.classification);
+    println!(
+        "{n}. [{:.4}] {} — {place} ({span}) [{} / {}]",
+        hit.score, c.title, c.domain, c.classification
+    );
     if !c.section.is_empty() {
         println!("   § {}", c.section);
     }
     let leg = |name: &str, s: Option<zhiku_core::LegScore>| {
-        s.map(|s| format!("{name} #{} ({:.3})", s.rank, s.score)).unwrap_or_else(|| format!("{name} —"))
+        s.map(|s| format!("{name} #{} ({:.3})", s.rank, s.score))
+            .unwrap_or_else(|| format!("{name} —"))
     };
-    println!("   {} | {} | doc {} chunk {}", leg("bm25", hit.bm25), leg("dense", hit.dense), c.doc_id, c.id);
-    let snippet: String = c.text.chars().take(160).collect::<String>().replace('\n', " ");
-    println!("   {snippet}{}", if c.text.chars().count() > 160 { "…" } else { "" });
+    println!(
+        "   {} | {} | doc {} chunk {}",
+        leg("bm25", hit.bm25),
+        leg("dense", hit.dense),
+        c.doc_id,
+        c.id
+    );
+    let snippet: String = c
+        .text
+        .chars()
+        .take(160)
+        .collect::<String>()
+        .replace('\n', " ");
+    println!(
+        "   {snippet}{}",
+        if c.text.chars().count() > 160 {
+            "…"
+        } else {
+            ""
+        }
+    );
 }

@@ -10,7 +10,10 @@ fn fixtures() -> PathBuf {
 
 fn zhiku(data: &Path, args: &[&str]) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_zhiku"));
-    cmd.arg("--data-dir").arg(data).args(args).env("ZHIKU_LOG", "warn");
+    cmd.arg("--data-dir")
+        .arg(data)
+        .args(args)
+        .env("ZHIKU_LOG", "warn");
     cmd
 }
 
@@ -31,7 +34,14 @@ fn stats(data: &Path) -> serde_json::Value {
 /// A corpus of `n` small, distinct documents.
 fn write_corpus(dir: &Path, n: usize) {
     std::fs::create_dir_all(dir).unwrap();
-    let topics = ["长城", "photosynthesis", "天坛", "prime numbers", "运河", "hypertension"];
+    let topics = [
+        "长城",
+        "photosynthesis",
+        "天坛",
+        "prime numbers",
+        "运河",
+        "hypertension",
+    ];
     for i in 0..n {
         let t = topics[i % topics.len()];
         let body = format!(
@@ -71,14 +81,20 @@ fn kill_9_during_ingest_then_rerun_equals_a_clean_ingest() {
     // Wait for the first commit, then kill -9 in the middle of the run.
     let started = Instant::now();
     while !killed.join("manifest.json").exists() {
-        assert!(started.elapsed() < Duration::from_secs(120), "ingest never committed");
+        assert!(
+            started.elapsed() < Duration::from_secs(120),
+            "ingest never committed"
+        );
         std::thread::sleep(Duration::from_millis(5));
     }
     std::thread::sleep(Duration::from_millis(300));
     child.kill().unwrap(); // SIGKILL
     child.wait().unwrap();
     let partial = stats(&killed);
-    assert!(partial["chunks"].as_u64().unwrap() < total, "the kill landed mid-run: {partial}");
+    assert!(
+        partial["chunks"].as_u64().unwrap() < total,
+        "the kill landed mid-run: {partial}"
+    );
 
     let out = run(&killed, &["--config", cfg, "ingest", corpus_arg]);
     assert!(out.status.success(), "{}", text(&out.stderr));
@@ -90,7 +106,11 @@ fn kill_9_during_ingest_then_rerun_equals_a_clean_ingest() {
 
     // And an unchanged corpus embeds nothing.
     let out = run(&killed, &["--config", cfg, "ingest", corpus_arg]);
-    assert!(text(&out.stdout).contains("0 embeddings computed"), "{}", text(&out.stdout));
+    assert!(
+        text(&out.stdout).contains("0 embeddings computed"),
+        "{}",
+        text(&out.stdout)
+    );
 }
 
 #[test]
@@ -102,7 +122,10 @@ fn strict_makes_problems_fatal_and_names_file_and_line() {
     let err = text(&out.stderr);
     assert!(err.contains("records.jsonl:2: malformed JSON"), "{err}");
     assert!(err.contains("latin1.md:4: not valid UTF-8"), "{err}");
-    let out = run(work.path(), &["ingest", "--strict", broken.to_str().unwrap()]);
+    let out = run(
+        work.path(),
+        &["ingest", "--strict", broken.to_str().unwrap()],
+    );
     assert_eq!(out.status.code(), Some(2));
 }
 
@@ -110,30 +133,68 @@ fn strict_makes_problems_fatal_and_names_file_and_line() {
 fn search_prints_provenance_and_rejects_bad_queries() {
     let work = tempfile::tempdir().unwrap();
     let mini = fixtures().join("mini");
-    assert!(run(work.path(), &["ingest", mini.to_str().unwrap()]).status.success());
+    assert!(run(work.path(), &["ingest", mini.to_str().unwrap()])
+        .status
+        .success());
 
-    let out = run(work.path(), &["search", "故宫始建于哪一年", "--json", "-k", "2"]);
+    let out = run(
+        work.path(),
+        &["search", "故宫始建于哪一年", "--json", "-k", "2"],
+    );
     assert!(out.status.success(), "{}", text(&out.stderr));
     let hits: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let top = &hits[0];
     assert_eq!(top["chunk"]["doc_id"], "mini-forbidden-city");
-    assert!(top["chunk"]["source"]["path"].as_str().unwrap().ends_with("forbidden-city.md"));
+    assert!(top["chunk"]["source"]["path"]
+        .as_str()
+        .unwrap()
+        .ends_with("forbidden-city.md"));
     assert!(top["chunk"]["end"].as_u64() > top["chunk"]["start"].as_u64());
     assert!(top["bm25"]["rank"].is_u64() || top["dense"]["rank"].is_u64());
 
-    let out = run(work.path(), &["search", "photosynthesis", "--mode", "bm25", "-f", "grade_band=junior"]);
-    assert!(text(&out.stdout).contains("Photosynthesis handout"), "{}", text(&out.stdout));
+    let out = run(
+        work.path(),
+        &[
+            "search",
+            "photosynthesis",
+            "--mode",
+            "bm25",
+            "-f",
+            "grade_band=junior",
+        ],
+    );
+    assert!(
+        text(&out.stdout).contains("Photosynthesis handout"),
+        "{}",
+        text(&out.stdout)
+    );
 
     let out = run(work.path(), &["search", "   "]);
     assert!(!out.status.success());
-    assert!(text(&out.stderr).contains("query is empty"), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("query is empty"),
+        "{}",
+        text(&out.stderr)
+    );
     let long = "长".repeat(5000);
     let out = run(work.path(), &["search", &long]);
-    assert!(text(&out.stderr).contains("limit is 2000"), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("limit is 2000"),
+        "{}",
+        text(&out.stderr)
+    );
     let out = run(work.path(), &["search", "x", "--domain", "astrology"]);
-    assert!(text(&out.stderr).contains("unknown domain"), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("unknown domain"),
+        "{}",
+        text(&out.stderr)
+    );
     let out = run(work.path(), &["search", "x", "-f", "nonsense"]);
-    assert!(text(&out.stderr).contains("key=value"), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("key=value"),
+        "{}",
+        text(&out.stderr)
+    );
 }
 
 #[test]
@@ -147,12 +208,19 @@ fn incompatible_or_foreign_data_directories_are_refused_clearly() {
     let out = run(work.path(), &["search", "故宫"]);
     assert!(!out.status.success());
     let err = text(&out.stderr);
-    assert!(err.contains("cannot be used by this version") && err.contains("format 999"), "{err}");
+    assert!(
+        err.contains("cannot be used by this version") && err.contains("format 999"),
+        "{err}"
+    );
 
     let foreign = tempfile::tempdir().unwrap();
     std::fs::write(foreign.path().join("thesis.docx"), "not ours").unwrap();
     let out = run(foreign.path(), &["search", "故宫"]);
-    assert!(text(&out.stderr).contains("not empty"), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("not empty"),
+        "{}",
+        text(&out.stderr)
+    );
 }
 
 #[test]
@@ -166,7 +234,17 @@ fn eval_prints_the_agreed_json_keys() {
     assert_eq!(v["queries"], 5);
     for mode in ["bm25", "dense", "hybrid"] {
         let m = &v["modes"][mode];
-        for key in ["recall@1", "recall@5", "recall@10", "hit@10", "ndcg@10", "mrr@10", "answer_hit@5", "latency_ms_p50", "latency_ms_p99"] {
+        for key in [
+            "recall@1",
+            "recall@5",
+            "recall@10",
+            "hit@10",
+            "ndcg@10",
+            "mrr@10",
+            "answer_hit@5",
+            "latency_ms_p50",
+            "latency_ms_p99",
+        ] {
             assert!(m[key].is_number(), "{mode} {key}: {m}");
         }
         // q5 has two relevant passages: recall@1 can be at most 0.5 for it.
@@ -175,5 +253,9 @@ fn eval_prints_the_agreed_json_keys() {
     }
     // The second run reuses the cached scratch index: nothing is embedded again.
     let out = run(work.path(), &["eval", dir.to_str().unwrap(), "--json"]);
-    assert!(text(&out.stderr).contains("(0 newly embedded chunks)"), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("(0 newly embedded chunks)"),
+        "{}",
+        text(&out.stderr)
+    );
 }

@@ -5,7 +5,9 @@ use serde::{Deserialize, Serialize};
 
 /// How sensitive a document is. Every chunk carries its document's level, and a caller with
 /// clearance `c` retrieves only chunks whose level is `<= c`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, Default)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, Default,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Classification {
     #[default]
@@ -59,7 +61,10 @@ mod tests {
     fn clearance_sees_lower_levels_only() {
         let v: Vec<_> = Classification::Internal.visible_levels().collect();
         assert_eq!(v, vec![Classification::Public, Classification::Internal]);
-        assert_eq!("内部".parse::<Classification>(), Ok(Classification::Internal));
+        assert_eq!(
+            "内部".parse::<Classification>(),
+            Ok(Classification::Internal)
+        );
         assert!("secret-ish".parse::<Classification>().is_err());
     }
 }

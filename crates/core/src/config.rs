@@ -96,7 +96,8 @@ impl Default for EmbeddingConfig {
         Self {
             model_dir: home.join("multilingual-e5-small"),
             onnxruntime: home.join("onnxruntime").join("libonnxruntime.so"),
-            batch_size: 32,
+            // Small length-sorted batches pad least: 8 measured fastest and leanest on 2 cores.
+            batch_size: 8,
             threads: 0,
             max_length: 512,
         }
@@ -133,10 +134,11 @@ impl Config {
     pub fn load(file: Option<&Path>) -> Result<Self, CoreError> {
         let mut cfg = match file {
             Some(path) => {
-                let text = std::fs::read_to_string(path).map_err(|source| CoreError::ConfigRead {
-                    path: path.to_path_buf(),
-                    source,
-                })?;
+                let text =
+                    std::fs::read_to_string(path).map_err(|source| CoreError::ConfigRead {
+                        path: path.to_path_buf(),
+                        source,
+                    })?;
                 toml::from_str(&text).map_err(|e| CoreError::ConfigParse {
                     path: path.to_path_buf(),
                     message: e.to_string(),
@@ -187,7 +189,9 @@ impl Config {
         };
         let i = &self.ingest;
         if i.chunk_min_tokens == 0 || i.chunk_min_tokens > i.chunk_max_tokens {
-            return Err(bad("ingest.chunk_min_tokens must be in 1..=chunk_max_tokens".into()));
+            return Err(bad(
+                "ingest.chunk_min_tokens must be in 1..=chunk_max_tokens".into(),
+            ));
         }
         if i.chunk_max_tokens + 2 > self.embedding.max_length {
             return Err(bad(format!(
@@ -196,7 +200,9 @@ impl Config {
             )));
         }
         if i.overlap_tokens >= i.chunk_min_tokens {
-            return Err(bad("ingest.overlap_tokens must be below chunk_min_tokens".into()));
+            return Err(bad(
+                "ingest.overlap_tokens must be below chunk_min_tokens".into()
+            ));
         }
         if self.embedding.batch_size == 0 || self.retrieval.candidates == 0 {
             return Err(bad("batch_size and candidates must be positive".into()));
@@ -213,10 +219,17 @@ mod tests {
     fn file_then_environment() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("zhiku.toml");
-        std::fs::write(&path, "data_dir = \"/srv/zhiku\"\n[retrieval]\nrrf_k = 30.0\n").unwrap();
+        std::fs::write(
+            &path,
+            "data_dir = \"/srv/zhiku\"\n[retrieval]\nrrf_k = 30.0\n",
+        )
+        .unwrap();
         let mut cfg: Config = toml::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
         assert_eq!(cfg.retrieval.rrf_k, 30.0);
-        assert_eq!(cfg.retrieval.candidates, 50, "unset keys keep their defaults");
+        assert_eq!(
+            cfg.retrieval.candidates, 50,
+            "unset keys keep their defaults"
+        );
         cfg.apply_env(|k| (k == "ZHIKU_DATA_DIR").then(|| "/tmp/x".to_string()))
             .unwrap();
         assert_eq!(cfg.data_dir, PathBuf::from("/tmp/x"));
@@ -232,6 +245,9 @@ mod tests {
             .unwrap_err();
         assert!(err.to_string().contains("ZHIKU_EMBED_THREADS"), "{err}");
         let path = std::path::Path::new("/nonexistent/zhiku.toml");
-        assert!(Config::load(Some(path)).unwrap_err().to_string().contains("/nonexistent"));
+        assert!(Config::load(Some(path))
+            .unwrap_err()
+            .to_string()
+            .contains("/nonexistent"));
     }
 }

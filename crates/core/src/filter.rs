@@ -48,7 +48,10 @@ impl SearchFilter {
                 "{expr:?} has an empty key or value"
             )));
         }
-        self.fields.entry(k.to_string()).or_default().push(v.to_string());
+        self.fields
+            .entry(k.to_string())
+            .or_default()
+            .push(v.to_string());
         Ok(())
     }
 
@@ -61,7 +64,10 @@ impl SearchFilter {
     }
 
     pub fn classification_levels(&self) -> Vec<&'static str> {
-        self.clearance.visible_levels().map(|l| l.as_str()).collect()
+        self.clearance
+            .visible_levels()
+            .map(|l| l.as_str())
+            .collect()
     }
 }
 
@@ -91,7 +97,10 @@ mod tests {
         f.add_field_expr("subject=math").unwrap();
         f.add_field_expr("subject = physics").unwrap();
         assert!(f.add_field_expr("nonsense").is_err());
-        assert_eq!(f.tag_groups(), vec![vec!["subject=math", "subject=physics"]]);
+        assert_eq!(
+            f.tag_groups(),
+            vec![vec!["subject=math", "subject=physics"]]
+        );
     }
 
     #[test]

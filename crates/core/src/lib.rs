@@ -13,7 +13,9 @@ mod filter;
 mod model;
 
 pub use classification::Classification;
-pub use config::{default_home, Config, EmbeddingConfig, IngestConfig, QdrantConfig, RetrievalConfig};
+pub use config::{
+    default_home, Config, EmbeddingConfig, IngestConfig, QdrantConfig, RetrievalConfig,
+};
 pub use domain::{Domain, DomainRegistry, FilterField, LoadIssue, LoadedFile};
 pub use error::CoreError;
 pub use filter::{haversine_m, GeoRadius, SearchFilter};

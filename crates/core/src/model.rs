@@ -95,7 +95,8 @@ impl Chunk {
     }
 }
 
-const CHUNK_NAMESPACE: uuid::Uuid = uuid::Uuid::from_u128(0x5a68_696b_7500_4000_8000_6368_756e_6b73);
+const CHUNK_NAMESPACE: uuid::Uuid =
+    uuid::Uuid::from_u128(0x5a68_696b_7500_4000_8000_6368_756e_6b73);
 
 /// Stable chunk id: the same document, position and text always give the same id, on both
 /// vector backends and in the keyword index.
@@ -138,7 +139,9 @@ impl FromStr for RetrievalMode {
             "bm25" => Ok(Self::Bm25),
             "dense" => Ok(Self::Dense),
             "hybrid" => Ok(Self::Hybrid),
-            o => Err(format!("unknown mode {o:?} (expected bm25, dense or hybrid)")),
+            o => Err(format!(
+                "unknown mode {o:?} (expected bm25, dense or hybrid)"
+            )),
         }
     }
 }

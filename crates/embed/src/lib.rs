@@ -9,13 +9,16 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, OnceLock};
 
-use fastembed::{InitOptionsUserDefined, Pooling, TextEmbedding, TokenizerFiles, UserDefinedEmbeddingModel};
+use fastembed::{
+    InitOptionsUserDefined, Pooling, TextEmbedding, TokenizerFiles, UserDefinedEmbeddingModel,
+};
 use zhiku_core::EmbeddingConfig;
 
 /// Vector size of multilingual-e5-small.
 pub const DIMENSION: usize = 384;
 
-const FIX_HINT: &str = "run `make setup` (or `bash deploy/models/fetch.sh ~/.cache/zhiku`) to install it";
+const FIX_HINT: &str =
+    "run `make setup` (or `bash deploy/models/fetch.sh ~/.cache/zhiku`) to install it";
 
 #[derive(Debug, thiserror::Error)]
 pub enum EmbedError {
@@ -26,7 +29,10 @@ pub enum EmbedError {
     #[error("embedding model folder {dir} is missing {file}; {FIX_HINT}, or set ZHIKU_MODEL_DIR")]
     ModelMissing { dir: PathBuf, file: &'static str },
     #[error("cannot read {path}: {source}")]
-    Read { path: PathBuf, source: std::io::Error },
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("embedding model error: {0}")]
     Model(String),
 }
@@ -70,7 +76,9 @@ pub struct Embedder {
 
 impl std::fmt::Debug for Embedder {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Embedder").field("batch_size", &self.batch_size).finish()
+        f.debug_struct("Embedder")
+            .field("batch_size", &self.batch_size)
+            .finish()
     }
 }
 
@@ -82,7 +90,10 @@ impl Embedder {
         for file in MODEL_FILES {
             let path = dir.join(file);
             if !path.is_file() {
-                return Err(EmbedError::ModelMissing { dir: dir.clone(), file });
+                return Err(EmbedError::ModelMissing {
+                    dir: dir.clone(),
+                    file,
+                });
             }
             bytes.push(std::fs::read(&path).map_err(|source| EmbedError::Read { path, source })?);
         }
@@ -95,7 +106,8 @@ impl Embedder {
             special_tokens_map_file: next(),
             tokenizer_config_file: next(),
         };
-        let model = UserDefinedEmbeddingModel::new(onnx, tokenizer_files).with_pooling(Pooling::Mean);
+        let model =
+            UserDefinedEmbeddingModel::new(onnx, tokenizer_files).with_pooling(Pooling::Mean);
         let mut options = InitOptionsUserDefined::new().with_max_length(cfg.max_length);
         if cfg.threads > 0 {
             options.intra_threads = Some(cfg.threads);
@@ -133,7 +145,8 @@ impl Embedder {
 
     pub fn embed_query(&self, query: &str) -> Result<Vec<f32>, EmbedError> {
         let mut v = self.embed_raw(&[format!("query: {query}")])?;
-        v.pop().ok_or_else(|| EmbedError::Model("no vector returned".into()))
+        v.pop()
+            .ok_or_else(|| EmbedError::Model("no vector returned".into()))
     }
 
     /// Embeds passages (the caller gives the text; `passage: ` is added here), returning
@@ -166,7 +179,8 @@ impl Embedder {
         let out = model
             .embed(texts, Some(self.batch_size))
             .map_err(|e| EmbedError::Model(e.to_string()))?;
-        self.embedded.fetch_add(texts.len() as u64, Ordering::Relaxed);
+        self.embedded
+            .fetch_add(texts.len() as u64, Ordering::Relaxed);
         if out.len() != texts.len() || out.iter().any(|v| v.len() != DIMENSION) {
             return Err(EmbedError::Model(format!(
                 "model returned {} vectors for {} texts (expected {DIMENSION} dimensions)",

@@ -12,8 +12,12 @@ fn cosine(a: &[f32], b: &[f32]) -> f32 {
 
 #[test]
 fn matches_reference_vectors_from_the_conversion() {
-    let embedder = Embedder::load(&EmbeddingConfig::default()).expect("model installed by make setup");
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../deploy/models/reference_vectors.json");
+    let embedder =
+        Embedder::load(&EmbeddingConfig::default()).expect("model installed by make setup");
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../deploy/models/reference_vectors.json"
+    );
     let reference: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
     let items = reference["items"].as_array().expect("list");
@@ -45,7 +49,9 @@ fn passages_keep_input_order_and_queries_find_their_passage() {
     let q = embedder.embed_query("故宫是什么时候建的？").unwrap();
     let scores: Vec<f32> = v.iter().map(|p| cosine(p, &q)).collect();
     assert!(scores[0] > scores[1] && scores[0] > scores[2], "{scores:?}");
-    let q = embedder.embed_query("How do plants make glucose from light?").unwrap();
+    let q = embedder
+        .embed_query("How do plants make glucose from light?")
+        .unwrap();
     let scores: Vec<f32> = v.iter().map(|p| cosine(p, &q)).collect();
     assert!(scores[1] > scores[0] && scores[1] > scores[2], "{scores:?}");
     assert_eq!(embedder.embedded_count(), 5);
@@ -63,5 +69,14 @@ fn missing_files_are_clear_errors_not_panics() {
     let mut cfg = EmbeddingConfig::default();
     cfg.model_dir = "/nonexistent/model".into();
     let err = Embedder::load(&cfg).unwrap_err();
-    assert!(matches!(err, EmbedError::ModelMissing { file: "model.onnx", .. }), "{err}");
+    assert!(
+        matches!(
+            err,
+            EmbedError::ModelMissing {
+                file: "model.onnx",
+                ..
+            }
+        ),
+        "{err}"
+    );
 }

@@ -139,13 +139,20 @@ mod tests {
         assert!(t.contains(&"建筑".to_string()), "{t:?}");
         assert!(t.contains(&"run".to_string()), "{t:?}");
         assert!(t.contains(&"teacher".to_string()), "{t:?}");
-        assert!(!t.iter().any(|x| x == "，" || x == "。" || x.trim().is_empty()), "{t:?}");
+        assert!(
+            !t.iter()
+                .any(|x| x == "，" || x == "。" || x.trim().is_empty()),
+            "{t:?}"
+        );
     }
 
     #[test]
     fn bigrams_of_cjk_runs_only() {
         let mut a = cjk_bigram_analyzer();
-        assert_eq!(tokens(&mut a, "颐和园 in 北京"), vec!["颐和", "和园", "北京"]);
+        assert_eq!(
+            tokens(&mut a, "颐和园 in 北京"),
+            vec!["颐和", "和园", "北京"]
+        );
         assert_eq!(tokens(&mut a, "a 京 b"), vec!["京"]);
     }
 }

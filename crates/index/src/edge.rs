@@ -6,16 +6,18 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use qdrant_edge::external::uuid::Uuid;
+use qdrant_edge::{CountRequest, FieldIndexOperations};
 use qdrant_edge::{
     CreateIndex, Distance, EdgeConfigBuilder, EdgeShard, EdgeVectorParamsBuilder, Filter,
     NamedQuery, Payload, PayloadFieldSchema, PayloadSchemaType, PointId, PointInsertOperations,
     PointOperations, PointStructPersisted, QueryEnum, SearchParams, SearchRequest, UpdateOperation,
     VectorInternal, VectorPersisted, VectorStructPersisted, WithPayloadInterface,
 };
-use qdrant_edge::{CountRequest, FieldIndexOperations};
 use zhiku_core::{Chunk, SearchFilter};
 
-use crate::vector::{chunk_from_payload, filter_json, payload_json, VectorPoint, KEYWORD_FIELDS, VECTOR_NAME};
+use crate::vector::{
+    chunk_from_payload, filter_json, payload_json, VectorPoint, KEYWORD_FIELDS, VECTOR_NAME,
+};
 use crate::IndexError;
 
 pub struct EdgeStore {
@@ -48,17 +50,26 @@ impl EdgeStore {
             EdgeShard::load(dir, None).map_err(busy)?
         } else {
             let config = EdgeConfigBuilder::new()
-                .vector(VECTOR_NAME, EdgeVectorParamsBuilder::new(zhiku_embed::DIMENSION, Distance::Cosine).build())
+                .vector(
+                    VECTOR_NAME,
+                    EdgeVectorParamsBuilder::new(zhiku_embed::DIMENSION, Distance::Cosine).build(),
+                )
                 .build();
             let shard = EdgeShard::new(dir, config).map_err(busy)?;
-            let mut fields: Vec<(&str, PayloadSchemaType)> =
-                KEYWORD_FIELDS.iter().map(|f| (*f, PayloadSchemaType::Keyword)).collect();
+            let mut fields: Vec<(&str, PayloadSchemaType)> = KEYWORD_FIELDS
+                .iter()
+                .map(|f| (*f, PayloadSchemaType::Keyword))
+                .collect();
             fields.push(("geo", PayloadSchemaType::Geo));
             for (name, ty) in fields {
-                let op = UpdateOperation::FieldIndexOperation(FieldIndexOperations::CreateIndex(CreateIndex {
-                    field_name: name.parse().map_err(|_| verr(format!("bad field name {name}")))?,
-                    field_schema: Some(PayloadFieldSchema::FieldType(ty)),
-                }));
+                let op = UpdateOperation::FieldIndexOperation(FieldIndexOperations::CreateIndex(
+                    CreateIndex {
+                        field_name: name
+                            .parse()
+                            .map_err(|_| verr(format!("bad field name {name}")))?,
+                        field_schema: Some(PayloadFieldSchema::FieldType(ty)),
+                    },
+                ));
                 shard.update(op).map_err(verr)?;
             }
             shard
@@ -107,7 +118,9 @@ impl EdgeStore {
         .map_err(verr)?;
         self.blocking(move |shard| {
             shard
-                .update(UpdateOperation::PointOperation(PointOperations::DeletePointsByFilter(filter)))
+                .update(UpdateOperation::PointOperation(
+                    PointOperations::DeletePointsByFilter(filter),
+                ))
                 .map_err(verr)
         })
         .await
@@ -133,7 +146,9 @@ impl EdgeStore {
             with_vector: None,
             score_threshold: None,
         };
-        let points = self.blocking(move |shard| shard.search(request).map_err(verr)).await?;
+        let points = self
+            .blocking(move |shard| shard.search(request).map_err(verr))
+            .await?;
         points
             .into_iter()
             .map(|p| {
@@ -147,7 +162,10 @@ impl EdgeStore {
     pub async fn count(&self) -> Result<u64, IndexError> {
         self.blocking(|shard| {
             let n = shard
-                .count(CountRequest { filter: None, exact: true })
+                .count(CountRequest {
+                    filter: None,
+                    exact: true,
+                })
                 .map_err(verr)?;
             Ok(n as u64)
         })
@@ -163,7 +181,8 @@ impl EdgeStore {
     }
 
     pub async fn optimize(&self) -> Result<(), IndexError> {
-        self.blocking(|shard| shard.optimize().map(|_| ()).map_err(verr)).await
+        self.blocking(|shard| shard.optimize().map(|_| ()).map_err(verr))
+            .await
     }
 
     pub fn path(&self) -> &Path {

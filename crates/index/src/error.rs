@@ -7,7 +7,9 @@ pub enum IndexError {
     Keyword(String),
     #[error("vector store: {0}")]
     Vector(String),
-    #[error("the index at {0} is in use by another zhiku process (stop it, or send the work to it)")]
+    #[error(
+        "the index at {0} is in use by another zhiku process (stop it, or send the work to it)"
+    )]
     Busy(PathBuf),
     #[error(transparent)]
     Embed(#[from] zhiku_embed::EmbedError),

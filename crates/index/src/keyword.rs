@@ -6,10 +6,12 @@ use std::path::Path;
 use std::sync::Mutex;
 
 use tantivy::collector::TopDocs;
-use tantivy::query::{BooleanQuery, BoostQuery, ConstScoreQuery, Occur, Query, RangeQuery, TermQuery};
+use tantivy::query::{
+    BooleanQuery, BoostQuery, ConstScoreQuery, Occur, Query, RangeQuery, TermQuery,
+};
 use tantivy::schema::{
-    Field, IndexRecordOption, Schema, TextFieldIndexing, TextOptions, Value, FAST, INDEXED,
-    STORED, STRING,
+    Field, IndexRecordOption, Schema, TextFieldIndexing, TextOptions, Value, FAST, INDEXED, STORED,
+    STRING,
 };
 use tantivy::tokenizer::TextAnalyzer;
 use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, Term};
@@ -74,13 +76,18 @@ pub struct KeywordIndex {
 impl KeywordIndex {
     /// Opens the index in `dir`, creating it if the folder is empty.
     pub fn open(dir: &Path) -> Result<Self, IndexError> {
-        std::fs::create_dir_all(dir).map_err(|e| IndexError::Keyword(format!("{}: {e}", dir.display())))?;
+        std::fs::create_dir_all(dir)
+            .map_err(|e| IndexError::Keyword(format!("{}: {e}", dir.display())))?;
         let (schema, fields) = build_schema();
         let mmap = tantivy::directory::MmapDirectory::open(dir)
             .map_err(|e| IndexError::Keyword(format!("{}: {e}", dir.display())))?;
         let index = Index::open_or_create(mmap, schema)?;
-        index.tokenizers().register(ZH_EN, analysis::zh_en_analyzer());
-        index.tokenizers().register(CJK_BIGRAM, analysis::cjk_bigram_analyzer());
+        index
+            .tokenizers()
+            .register(ZH_EN, analysis::zh_en_analyzer());
+        index
+            .tokenizers()
+            .register(CJK_BIGRAM, analysis::cjk_bigram_analyzer());
         let reader = index
             .reader_builder()
             .reload_policy(ReloadPolicy::Manual)
@@ -98,7 +105,10 @@ impl KeywordIndex {
         })
     }
 
-    fn with_writer<T>(&self, f: impl FnOnce(&mut IndexWriter) -> Result<T, IndexError>) -> Result<T, IndexError> {
+    fn with_writer<T>(
+        &self,
+        f: impl FnOnce(&mut IndexWriter) -> Result<T, IndexError>,
+    ) -> Result<T, IndexError> {
         let mut guard = self
             .writer
             .lock()
@@ -147,7 +157,8 @@ impl KeywordIndex {
                     doc.add_f64(f.lat, lat);
                     doc.add_f64(f.lon, lon);
                 }
-                let json = serde_json::to_string(c).map_err(|e| IndexError::Corrupt(e.to_string()))?;
+                let json =
+                    serde_json::to_string(c).map_err(|e| IndexError::Corrupt(e.to_string()))?;
                 doc.add_text(f.stored, &json);
                 w.add_document(doc)?;
             }
@@ -182,13 +193,20 @@ impl KeywordIndex {
                     (Occur::Should, q)
                 })
                 .collect();
-            Box::new(ConstScoreQuery::new(Box::new(BooleanQuery::new(clauses)), 0.0))
+            Box::new(ConstScoreQuery::new(
+                Box::new(BooleanQuery::new(clauses)),
+                0.0,
+            ))
         };
         let mut must: Vec<(Occur, Box<dyn Query>)> = Vec::new();
         if !filter.domains.is_empty() {
             must.push((Occur::Must, any_of(f.domain, &filter.domains)));
         }
-        let levels: Vec<String> = filter.classification_levels().iter().map(|s| s.to_string()).collect();
+        let levels: Vec<String> = filter
+            .classification_levels()
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
         must.push((Occur::Must, any_of(f.classification, &levels)));
         for group in filter.tag_groups() {
             must.push((Occur::Must, any_of(f.tags, &group)));
@@ -197,7 +215,10 @@ impl KeywordIndex {
             // A bounding box here; the exact circle is checked on the results.
             let dlat = g.radius_m / 111_000.0;
             let dlon = g.radius_m / (111_000.0 * g.lat.to_radians().cos().abs().max(0.01));
-            for (field, lo, hi) in [(f.lat, g.lat - dlat, g.lat + dlat), (f.lon, g.lon - dlon, g.lon + dlon)] {
+            for (field, lo, hi) in [
+                (f.lat, g.lat - dlat, g.lat + dlat),
+                (f.lon, g.lon - dlon, g.lon + dlon),
+            ] {
                 let q: Box<dyn Query> = Box::new(RangeQuery::new(
                     Bound::Included(Term::from_field_f64(field, lo)),
                     Bound::Included(Term::from_field_f64(field, hi)),
@@ -209,7 +230,12 @@ impl KeywordIndex {
     }
 
     /// BM25 top-`k` chunks for the query under the filter, best first.
-    pub fn search(&self, query: &str, filter: &SearchFilter, k: usize) -> Result<Vec<(Chunk, f32)>, IndexError> {
+    pub fn search(
+        &self,
+        query: &str,
+        filter: &SearchFilter,
+        k: usize,
+    ) -> Result<Vec<(Chunk, f32)>, IndexError> {
         let f = self.fields;
         let mut analyzer = self.analyzer.clone();
         let mut bigrams = self.bigrams.clone();
@@ -218,13 +244,25 @@ impl KeywordIndex {
         let mut should: Vec<(Occur, Box<dyn Query>)> = Vec::new();
         for t in analysis::tokens(&mut analyzer, query) {
             for (field, boost) in [(f.title, TITLE_BOOST), (f.body, 1.0)] {
-                let tq = TermQuery::new(Term::from_field_text(field, &t), IndexRecordOption::WithFreqs);
-                should.push((Occur::Should, Box::new(BoostQuery::new(Box::new(tq), boost))));
+                let tq = TermQuery::new(
+                    Term::from_field_text(field, &t),
+                    IndexRecordOption::WithFreqs,
+                );
+                should.push((
+                    Occur::Should,
+                    Box::new(BoostQuery::new(Box::new(tq), boost)),
+                ));
             }
         }
         for t in analysis::tokens(&mut bigrams, query) {
-            let tq = TermQuery::new(Term::from_field_text(f.cjk, &t), IndexRecordOption::WithFreqs);
-            should.push((Occur::Should, Box::new(BoostQuery::new(Box::new(tq), CJK_BOOST))));
+            let tq = TermQuery::new(
+                Term::from_field_text(f.cjk, &t),
+                IndexRecordOption::WithFreqs,
+            );
+            should.push((
+                Occur::Should,
+                Box::new(BoostQuery::new(Box::new(tq), CJK_BOOST)),
+            ));
         }
         if should.is_empty() {
             return Ok(Vec::new());
@@ -241,7 +279,8 @@ impl KeywordIndex {
                 .get_first(f.stored)
                 .and_then(|v| v.as_str())
                 .ok_or_else(|| IndexError::Corrupt("chunk without stored JSON".into()))?;
-            let chunk: Chunk = serde_json::from_str(json).map_err(|e| IndexError::Corrupt(e.to_string()))?;
+            let chunk: Chunk =
+                serde_json::from_str(json).map_err(|e| IndexError::Corrupt(e.to_string()))?;
             if let (Some(g), Some((lat, lon))) = (filter.geo, chunk.location) {
                 if !g.contains(lat, lon) {
                     continue;

@@ -6,7 +6,9 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Instant;
 
-use zhiku_core::{validate_query, Chunk, Hit, LegScore, RetrievalConfig, RetrievalMode, SearchFilter};
+use zhiku_core::{
+    validate_query, Chunk, Hit, LegScore, RetrievalConfig, RetrievalMode, SearchFilter,
+};
 use zhiku_embed::Embedder;
 
 use crate::{IndexError, IndexSet};
@@ -37,7 +39,11 @@ type Leg = Vec<(Chunk, f32)>;
 
 impl HybridRetriever {
     pub fn new(indexes: IndexSet, embedder: Arc<Embedder>, cfg: RetrievalConfig) -> Self {
-        Self { indexes, embedder, cfg }
+        Self {
+            indexes,
+            embedder,
+            cfg,
+        }
     }
 
     pub fn config(&self) -> &RetrievalConfig {
@@ -84,7 +90,13 @@ impl HybridRetriever {
         })
     }
 
-    async fn bm25_leg(&self, run: bool, query: &str, filter: &SearchFilter, depth: usize) -> Result<(Leg, f64), IndexError> {
+    async fn bm25_leg(
+        &self,
+        run: bool,
+        query: &str,
+        filter: &SearchFilter,
+        depth: usize,
+    ) -> Result<(Leg, f64), IndexError> {
         if !run {
             return Ok((Vec::new(), 0.0));
         }
@@ -115,7 +127,11 @@ impl HybridRetriever {
             .map_err(|e| IndexError::Vector(format!("embedding task failed: {e}")))??;
         let embed_ms = ms(t);
         let t = Instant::now();
-        let leg = self.indexes.vectors.search(vector, filter, depth, self.cfg.hnsw_ef).await?;
+        let leg = self
+            .indexes
+            .vectors
+            .search(vector, filter, depth, self.cfg.hnsw_ef)
+            .await?;
         Ok((leg, embed_ms, ms(t)))
     }
 }
@@ -143,7 +159,10 @@ fn single_leg(leg: Leg, k: usize, is_bm25: bool) -> Vec<Hit> {
 /// Weighted reciprocal rank fusion: score = Σ weight / (rrf_k + rank).
 pub fn fuse(bm25: Leg, dense: Leg, cfg: &RetrievalConfig, k: usize) -> Vec<Hit> {
     let mut by_id: HashMap<String, Hit> = HashMap::new();
-    for (is_bm25, leg, weight) in [(true, bm25, cfg.bm25_weight), (false, dense, cfg.dense_weight)] {
+    for (is_bm25, leg, weight) in [
+        (true, bm25, cfg.bm25_weight),
+        (false, dense, cfg.dense_weight),
+    ] {
         for (i, (chunk, score)) in leg.into_iter().enumerate() {
             let rank = i + 1;
             let entry = by_id.entry(chunk.id.clone()).or_insert_with(|| Hit {
@@ -163,7 +182,9 @@ pub fn fuse(bm25: Leg, dense: Leg, cfg: &RetrievalConfig, k: usize) -> Vec<Hit> 
     }
     let mut hits: Vec<Hit> = by_id.into_values().collect();
     let best_rank = |h: &Hit| {
-        h.bm25.map_or(usize::MAX, |s| s.rank).min(h.dense.map_or(usize::MAX, |s| s.rank))
+        h.bm25
+            .map_or(usize::MAX, |s| s.rank)
+            .min(h.dense.map_or(usize::MAX, |s| s.rank))
     };
     hits.sort_by(|a, b| {
         b.score

@@ -35,7 +35,11 @@ fn verr(what: impl std::fmt::Display, e: impl std::fmt::Display) -> IndexError {
 
 /// The search filter in qdrant-client types; same conditions as `vector::filter_json`.
 fn server_filter(filter: &SearchFilter) -> Filter {
-    let levels: Vec<String> = filter.classification_levels().iter().map(|l| l.to_string()).collect();
+    let levels: Vec<String> = filter
+        .classification_levels()
+        .iter()
+        .map(|l| l.to_string())
+        .collect();
     // Always pass lists: `Condition::matches` with a single String containing whitespace
     // would silently become a full-text match.
     let mut must = vec![Condition::matches("classification", levels)];
@@ -49,7 +53,10 @@ fn server_filter(filter: &SearchFilter) -> Filter {
         must.push(Condition::geo_radius(
             "geo",
             GeoRadius {
-                center: Some(GeoPoint { lat: g.lat, lon: g.lon }),
+                center: Some(GeoPoint {
+                    lat: g.lat,
+                    lon: g.lon,
+                }),
                 radius: g.radius_m as f32,
             },
         ));
@@ -60,17 +67,23 @@ fn server_filter(filter: &SearchFilter) -> Filter {
 impl ServerStore {
     /// Connects to `url` (gRPC, usually port 6334), logs the server version, and creates
     /// `collection` with its payload indexes if it does not exist yet.
-    pub async fn connect(url: &str, collection: &str, api_key: Option<String>) -> Result<Self, IndexError> {
+    pub async fn connect(
+        url: &str,
+        collection: &str,
+        api_key: Option<String>,
+    ) -> Result<Self, IndexError> {
         let client = Qdrant::from_url(url)
             .api_key(api_key)
             .timeout(Duration::from_secs(60))
             .skip_compatibility_check()
             .build()
             .map_err(|e| verr(format!("bad server url {url:?}"), e))?;
-        let health = client
-            .health_check()
-            .await
-            .map_err(|e| verr(format!("health check of {url} (is it the gRPC port, usually 6334?)"), e))?;
+        let health = client.health_check().await.map_err(|e| {
+            verr(
+                format!("health check of {url} (is it the gRPC port, usually 6334?)"),
+                e,
+            )
+        })?;
         tracing::info!(url, version = %health.version, collection, "connected to qdrant server");
         let store = Self {
             client,
@@ -128,7 +141,8 @@ impl ServerStore {
                 format!("has no named vector {VECTOR_NAME:?}; it was not made by zhiku (use another collection name)"),
             ));
         };
-        if dense.size != zhiku_embed::DIMENSION as u64 || dense.distance != Distance::Cosine as i32 {
+        if dense.size != zhiku_embed::DIMENSION as u64 || dense.distance != Distance::Cosine as i32
+        {
             return Err(verr(
                 format!("collection {name}"),
                 format!(
@@ -151,7 +165,9 @@ impl ServerStore {
                 continue;
             }
             self.client
-                .create_field_index(CreateFieldIndexCollectionBuilder::new(name, field, ty).wait(true))
+                .create_field_index(
+                    CreateFieldIndexCollectionBuilder::new(name, field, ty).wait(true),
+                )
                 .await
                 .map_err(|e| verr(format!("creating payload index {field} on {name}"), e))?;
         }
@@ -174,7 +190,12 @@ impl ServerStore {
             self.client
                 .upsert_points(UpsertPointsBuilder::new(&self.collection, batch).wait(true))
                 .await
-                .map_err(|e| verr(format!("upserting points {done}..{} of {total}", done + n), e))?;
+                .map_err(|e| {
+                    verr(
+                        format!("upserting points {done}..{} of {total}", done + n),
+                        e,
+                    )
+                })?;
             done += n;
         }
         Ok(())
@@ -183,9 +204,18 @@ impl ServerStore {
     pub async fn delete_docs(&self, doc_ids: &[String]) -> Result<(), IndexError> {
         let filter = Filter::must([Condition::matches("doc_id", doc_ids.to_vec())]);
         self.client
-            .delete_points(DeletePointsBuilder::new(&self.collection).points(filter).wait(true))
+            .delete_points(
+                DeletePointsBuilder::new(&self.collection)
+                    .points(filter)
+                    .wait(true),
+            )
             .await
-            .map_err(|e| verr(format!("deleting the points of {} documents", doc_ids.len()), e))?;
+            .map_err(|e| {
+                verr(
+                    format!("deleting the points of {} documents", doc_ids.len()),
+                    e,
+                )
+            })?;
         Ok(())
     }
 

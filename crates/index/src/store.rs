@@ -50,13 +50,19 @@ fn check_stamp(dir: &Path) -> Result<(), IndexError> {
             Ok(())
         }
         Err(_) => {
-            let non_empty = std::fs::read_dir(dir).map(|mut d| d.next().is_some()).unwrap_or(false);
+            let non_empty = std::fs::read_dir(dir)
+                .map(|mut d| d.next().is_some())
+                .unwrap_or(false);
             if non_empty {
-                return Err(incompatible(format!("the folder is not empty and has no {STAMP_FILE}")));
+                return Err(incompatible(format!(
+                    "the folder is not empty and has no {STAMP_FILE}"
+                )));
             }
-            std::fs::create_dir_all(dir).map_err(|e| IndexError::Keyword(format!("{}: {e}", dir.display())))?;
+            std::fs::create_dir_all(dir)
+                .map_err(|e| IndexError::Keyword(format!("{}: {e}", dir.display())))?;
             let text = serde_json::to_string_pretty(&Stamp::current()).unwrap_or_default();
-            std::fs::write(&path, text).map_err(|e| IndexError::Keyword(format!("{}: {e}", path.display())))
+            std::fs::write(&path, text)
+                .map_err(|e| IndexError::Keyword(format!("{}: {e}", path.display())))
         }
     }
 }
@@ -75,8 +81,12 @@ impl IndexSet {
         let vectors = if cfg.qdrant.url.trim().is_empty() {
             VectorStore::Edge(EdgeStore::open(&dir.join("vectors"))?)
         } else {
-            let key = std::env::var(&cfg.qdrant.api_key_env).ok().filter(|k| !k.is_empty());
-            VectorStore::Server(ServerStore::connect(&cfg.qdrant.url, &cfg.qdrant.collection, key).await?)
+            let key = std::env::var(&cfg.qdrant.api_key_env)
+                .ok()
+                .filter(|k| !k.is_empty());
+            VectorStore::Server(
+                ServerStore::connect(&cfg.qdrant.url, &cfg.qdrant.collection, key).await?,
+            )
         };
         let keyword = KeywordIndex::open(&dir.join("keyword"))?;
         Ok(Self {

@@ -95,10 +95,16 @@ impl VectorStore {
 }
 
 /// The payload stored with a point: the chunk itself, plus filter helpers.
-pub fn payload_json(chunk: &Chunk) -> Result<serde_json::Map<String, serde_json::Value>, IndexError> {
+pub fn payload_json(
+    chunk: &Chunk,
+) -> Result<serde_json::Map<String, serde_json::Value>, IndexError> {
     let mut map = match serde_json::to_value(chunk) {
         Ok(serde_json::Value::Object(m)) => m,
-        _ => return Err(IndexError::Corrupt("chunk did not serialise to an object".into())),
+        _ => {
+            return Err(IndexError::Corrupt(
+                "chunk did not serialise to an object".into(),
+            ))
+        }
     };
     map.insert("tags".into(), serde_json::json!(chunk.tags()));
     if let Some((lat, lon)) = chunk.location {

@@ -6,7 +6,14 @@ use std::collections::BTreeMap;
 use zhiku_core::{stable_chunk_id, Chunk, Classification, SearchFilter, SourceRef};
 use zhiku_index::KeywordIndex;
 
-fn chunk(doc: &str, domain: &str, title: &str, text: &str, level: Classification, meta: &[(&str, &str)]) -> Chunk {
+fn chunk(
+    doc: &str,
+    domain: &str,
+    title: &str,
+    text: &str,
+    level: Classification,
+    meta: &[(&str, &str)],
+) -> Chunk {
     Chunk {
         id: stable_chunk_id(doc, 0, text),
         doc_id: doc.into(),
@@ -19,20 +26,62 @@ fn chunk(doc: &str, domain: &str, title: &str, text: &str, level: Classification
         section: String::new(),
         lang: None,
         classification: level,
-        metadata: meta.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect::<BTreeMap<_, _>>(),
+        metadata: meta
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect::<BTreeMap<_, _>>(),
         location: None,
-        source: SourceRef { path: format!("{doc}.md"), line: None, text_offset: Some(0) },
+        source: SourceRef {
+            path: format!("{doc}.md"),
+            line: None,
+            text_offset: Some(0),
+        },
     }
 }
 
 fn corpus() -> Vec<Chunk> {
     use Classification::*;
     vec![
-        chunk("gugong", "culture", "北京故宫", "故宫始建于明永乐四年，是明清两代的皇家宫殿，建筑宏伟。", Public, &[("dynasty", "明")]),
-        chunk("tiantan", "culture", "天坛", "天坛是皇帝祭天祈谷的场所，以祈年殿最为著名。", Public, &[("dynasty", "明")]),
-        chunk("teach", "education", "Teaching methods", "Experienced teachers are teaching inquiry lessons with worked examples.", Public, &[("subject", "pedagogy"), ("grade_band", "junior")]),
-        chunk("rota", "education", "Staff rota", "The teacher rota for invigilation is kept by the deputy head.", Internal, &[("subject", "admin")]),
-        chunk("physics", "education", "Forces", "Newton's laws describe how forces change motion; teachers use trolleys.", Public, &[("subject", "physics"), ("grade_band", "senior")]),
+        chunk(
+            "gugong",
+            "culture",
+            "北京故宫",
+            "故宫始建于明永乐四年，是明清两代的皇家宫殿，建筑宏伟。",
+            Public,
+            &[("dynasty", "明")],
+        ),
+        chunk(
+            "tiantan",
+            "culture",
+            "天坛",
+            "天坛是皇帝祭天祈谷的场所，以祈年殿最为著名。",
+            Public,
+            &[("dynasty", "明")],
+        ),
+        chunk(
+            "teach",
+            "education",
+            "Teaching methods",
+            "Experienced teachers are teaching inquiry lessons with worked examples.",
+            Public,
+            &[("subject", "pedagogy"), ("grade_band", "junior")],
+        ),
+        chunk(
+            "rota",
+            "education",
+            "Staff rota",
+            "The teacher rota for invigilation is kept by the deputy head.",
+            Internal,
+            &[("subject", "admin")],
+        ),
+        chunk(
+            "physics",
+            "education",
+            "Forces",
+            "Newton's laws describe how forces change motion; teachers use trolleys.",
+            Public,
+            &[("subject", "physics"), ("grade_band", "senior")],
+        ),
     ]
 }
 
@@ -51,9 +100,13 @@ fn ids(hits: &[(Chunk, f32)]) -> Vec<&str> {
 fn unspaced_chinese_question_is_not_a_phrase_query() {
     let dir = tempfile::tempdir().unwrap();
     let index = open_with_corpus(dir.path());
-    let hits = index.search("故宫的建筑年代", &SearchFilter::default(), 5).unwrap();
+    let hits = index
+        .search("故宫的建筑年代", &SearchFilter::default(), 5)
+        .unwrap();
     assert_eq!(ids(&hits).first(), Some(&"gugong"), "{:?}", ids(&hits));
-    let hits = index.search("皇帝在哪里祭天？", &SearchFilter::default(), 5).unwrap();
+    let hits = index
+        .search("皇帝在哪里祭天？", &SearchFilter::default(), 5)
+        .unwrap();
     assert_eq!(ids(&hits).first(), Some(&"tiantan"));
 }
 
@@ -64,7 +117,10 @@ fn english_is_stemmed_and_punctuation_only_queries_find_nothing() {
     // "teach" only occurs inflected ("teachers", "teaching").
     let hits = index.search("teach", &SearchFilter::default(), 5).unwrap();
     assert!(ids(&hits).contains(&"teach"), "{:?}", ids(&hits));
-    assert!(index.search("，。？！", &SearchFilter::default(), 5).unwrap().is_empty());
+    assert!(index
+        .search("，。？！", &SearchFilter::default(), 5)
+        .unwrap()
+        .is_empty());
 }
 
 #[test]
@@ -73,21 +129,36 @@ fn filters_apply_to_the_keyword_leg() {
     let index = open_with_corpus(dir.path());
     let public = SearchFilter::default();
     assert!(!ids(&index.search("teacher rota", &public, 10).unwrap()).contains(&"rota"));
-    let staff = SearchFilter { clearance: Classification::Internal, ..Default::default() };
-    assert_eq!(ids(&index.search("teacher rota", &staff, 10).unwrap()).first(), Some(&"rota"));
+    let staff = SearchFilter {
+        clearance: Classification::Internal,
+        ..Default::default()
+    };
+    assert_eq!(
+        ids(&index.search("teacher rota", &staff, 10).unwrap()).first(),
+        Some(&"rota")
+    );
 
-    let mut f = SearchFilter { domains: vec!["culture".into()], ..Default::default() };
+    let mut f = SearchFilter {
+        domains: vec!["culture".into()],
+        ..Default::default()
+    };
     assert!(index.search("teachers", &f, 10).unwrap().is_empty());
     f.domains = vec!["education".into()];
     f.add_field_expr("subject=physics").unwrap();
-    assert_eq!(ids(&index.search("teachers", &f, 10).unwrap()), vec!["physics"]);
+    assert_eq!(
+        ids(&index.search("teachers", &f, 10).unwrap()),
+        vec!["physics"]
+    );
     f.add_field_expr("subject=pedagogy").unwrap();
     let hits = index.search("teachers", &f, 10).unwrap();
     let mut got = ids(&hits);
     got.sort();
     assert_eq!(got, vec!["physics", "teach"]);
     f.add_field_expr("grade_band=junior").unwrap();
-    assert_eq!(ids(&index.search("teachers", &f, 10).unwrap()), vec!["teach"]);
+    assert_eq!(
+        ids(&index.search("teachers", &f, 10).unwrap()),
+        vec!["teach"]
+    );
 }
 
 #[test]

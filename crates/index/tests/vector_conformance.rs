@@ -59,7 +59,10 @@ fn docs() -> Vec<DocSpec> {
             classification: Public,
             metadata: &[("subject", "math"), ("grade_band", "junior")],
             location: None,
-            texts: &["一元二次方程的求根公式。", "Completing the square, step by step."],
+            texts: &[
+                "一元二次方程的求根公式。",
+                "Completing the square, step by step.",
+            ],
         },
         DocSpec {
             doc_id: "edu/mechanics",
@@ -83,7 +86,10 @@ fn docs() -> Vec<DocSpec> {
             classification: Public,
             metadata: &[("dynasty", "ming"), ("site", "Forbidden City")],
             location: Some(FORBIDDEN_CITY),
-            texts: &["故宫，明清两代的皇家宫殿。", "The Hall of Supreme Harmony is the largest hall."],
+            texts: &[
+                "故宫，明清两代的皇家宫殿。",
+                "The Hall of Supreme Harmony is the largest hall.",
+            ],
         },
         DocSpec {
             doc_id: "heritage/temple-of-heaven",
@@ -127,7 +133,11 @@ fn fixture() -> Vec<VectorPoint> {
                 start,
                 end: start + text.len(),
                 ordinal,
-                section: if ordinal == 0 { String::new() } else { format!("§{ordinal}") },
+                section: if ordinal == 0 {
+                    String::new()
+                } else {
+                    format!("§{ordinal}")
+                },
                 lang: Some(if text.is_ascii() { "en" } else { "zh" }.to_string()),
                 classification: spec.classification,
                 metadata: spec
@@ -138,7 +148,11 @@ fn fixture() -> Vec<VectorPoint> {
                 location: spec.location,
                 source: SourceRef {
                     path: format!("corpus/{}.md", spec.doc_id),
-                    line: if ordinal == 0 { None } else { Some(10 * ordinal) },
+                    line: if ordinal == 0 {
+                        None
+                    } else {
+                        Some(10 * ordinal)
+                    },
                     text_offset: if d % 2 == 0 { Some(42) } else { None },
                 },
             };
@@ -173,16 +187,28 @@ fn ids(hits: &[(Chunk, f32)]) -> BTreeSet<String> {
 
 /// Ids of the fixture chunks `pick` selects.
 fn expect(points: &[VectorPoint], pick: impl Fn(&Chunk) -> bool) -> BTreeSet<String> {
-    points.iter().filter(|p| pick(&p.chunk)).map(|p| p.chunk.id.clone()).collect()
+    points
+        .iter()
+        .filter(|p| pick(&p.chunk))
+        .map(|p| p.chunk.id.clone())
+        .collect()
 }
 
 fn point<'a>(points: &'a [VectorPoint], doc_id: &str) -> &'a VectorPoint {
-    points.iter().find(|p| p.chunk.doc_id == doc_id).expect("fixture doc")
+    points
+        .iter()
+        .find(|p| p.chunk.doc_id == doc_id)
+        .expect("fixture doc")
 }
 
 async fn search(store: &VectorStore, v: &[f32], f: &SearchFilter, k: usize) -> Vec<(Chunk, f32)> {
     let hits = store.search(v.to_vec(), f, k, EF).await.expect("search");
-    assert!(hits.len() <= k, "{} returned {} hits for k = {k}", store.backend_name(), hits.len());
+    assert!(
+        hits.len() <= k,
+        "{} returned {} hits for k = {k}",
+        store.backend_name(),
+        hits.len()
+    );
     assert!(
         hits.windows(2).all(|w| w[0].1 >= w[1].1),
         "{}: hits are not best first: {:?}",
@@ -200,71 +226,151 @@ async fn conformance(store: &VectorStore) {
     let everything = clearance(Classification::Restricted);
 
     // 1. upsert, count, exact nearest neighbour, payload round trip.
-    assert_eq!(store.count().await.expect("count"), 0, "{name}: store must start empty");
+    assert_eq!(
+        store.count().await.expect("count"),
+        0,
+        "{name}: store must start empty"
+    );
     store.upsert(points.clone()).await.expect("upsert");
-    assert_eq!(store.count().await.expect("count"), n, "{name}: count after upsert");
+    assert_eq!(
+        store.count().await.expect("count"),
+        n,
+        "{name}: count after upsert"
+    );
     for p in &points {
         let hits = search(store, &p.vector, &everything, 3).await;
-        let (chunk, score) = hits.first().unwrap_or_else(|| panic!("{name}: no hit for {}", p.chunk.id));
-        assert_eq!(chunk.id, p.chunk.id, "{name}: the point itself must come first");
-        assert!((score - 1.0).abs() < 1e-3, "{name}: self-similarity {score}, expected ~1.0");
-        assert_eq!(chunk, &p.chunk, "{name}: payload must round-trip to an equal chunk");
-        assert!(hits.len() == 3 && hits[1].1 < 0.5, "{name}: synthetic vectors should be far apart");
+        let (chunk, score) = hits
+            .first()
+            .unwrap_or_else(|| panic!("{name}: no hit for {}", p.chunk.id));
+        assert_eq!(
+            chunk.id, p.chunk.id,
+            "{name}: the point itself must come first"
+        );
+        assert!(
+            (score - 1.0).abs() < 1e-3,
+            "{name}: self-similarity {score}, expected ~1.0"
+        );
+        assert_eq!(
+            chunk, &p.chunk,
+            "{name}: payload must round-trip to an equal chunk"
+        );
+        assert!(
+            hits.len() == 3 && hits[1].1 < 0.5,
+            "{name}: synthetic vectors should be far apart"
+        );
     }
     // k is honoured.
-    assert_eq!(search(store, &points[0].vector, &everything, 4).await.len(), 4, "{name}: k = 4");
+    assert_eq!(
+        search(store, &points[0].vector, &everything, 4).await.len(),
+        4,
+        "{name}: k = 4"
+    );
 
     // 2. Upserting the same points again replaces them (ids are stable).
     store.upsert(points.clone()).await.expect("second upsert");
-    assert_eq!(store.count().await.expect("count"), n, "{name}: re-upsert must not add points");
+    assert_eq!(
+        store.count().await.expect("count"),
+        n,
+        "{name}: re-upsert must not add points"
+    );
     let all = search(store, &points[0].vector, &everything, ALL).await;
-    assert_eq!(ids(&all), expect(&points, |_| true), "{name}: every point exactly once");
+    assert_eq!(
+        ids(&all),
+        expect(&points, |_| true),
+        "{name}: every point exactly once"
+    );
     assert_eq!(all.len() as u64, n, "{name}: no duplicates after re-upsert");
 
     // 3. Classification: a restricted chunk is the nearest, but a public caller never sees it.
     let secret = point(&points, "heritage/conservation-report");
-    let public = search(store, &secret.vector, &clearance(Classification::Public), ALL).await;
+    let public = search(
+        store,
+        &secret.vector,
+        &clearance(Classification::Public),
+        ALL,
+    )
+    .await;
     assert_eq!(
         ids(&public),
         expect(&points, |c| c.classification == Classification::Public),
         "{name}: public clearance must see exactly the public chunks"
     );
     assert_ne!(public[0].0.id, secret.chunk.id);
-    let internal = search(store, &secret.vector, &clearance(Classification::Internal), ALL).await;
+    let internal = search(
+        store,
+        &secret.vector,
+        &clearance(Classification::Internal),
+        ALL,
+    )
+    .await;
     assert_eq!(
         ids(&internal),
         expect(&points, |c| c.classification <= Classification::Internal),
         "{name}: internal clearance must see public and internal chunks only"
     );
     let restricted = search(store, &secret.vector, &everything, 1).await;
-    assert_eq!(restricted[0].0.id, secret.chunk.id, "{name}: restricted clearance sees it first");
+    assert_eq!(
+        restricted[0].0.id, secret.chunk.id,
+        "{name}: restricted clearance sees it first"
+    );
     let internal_doc = point(&points, "edu/mechanics");
-    let hits = search(store, &internal_doc.vector, &clearance(Classification::Public), 1).await;
-    assert_ne!(hits[0].0.doc_id, "edu/mechanics", "{name}: internal chunk leaked to public");
+    let hits = search(
+        store,
+        &internal_doc.vector,
+        &clearance(Classification::Public),
+        1,
+    )
+    .await;
+    assert_ne!(
+        hits[0].0.doc_id, "edu/mechanics",
+        "{name}: internal chunk leaked to public"
+    );
 
     // 4. Domain and metadata filters.
     let mut heritage = clearance(Classification::Restricted);
     heritage.domains = vec!["heritage".into()];
     let hits = search(store, &points[0].vector, &heritage, ALL).await;
-    assert_eq!(ids(&hits), expect(&points, |c| c.domain == "heritage"), "{name}: domain filter");
+    assert_eq!(
+        ids(&hits),
+        expect(&points, |c| c.domain == "heritage"),
+        "{name}: domain filter"
+    );
     heritage.domains.push("education".into());
     let hits = search(store, &points[0].vector, &heritage, ALL).await;
-    assert_eq!(ids(&hits), expect(&points, |_| true), "{name}: domains are any-of");
+    assert_eq!(
+        ids(&hits),
+        expect(&points, |_| true),
+        "{name}: domains are any-of"
+    );
 
     let subject = |c: &Chunk, s: &str| c.metadata.get("subject").map(String::as_str) == Some(s);
     let f = with_fields(Classification::Restricted, &["subject=math"]);
     let hits = search(store, &internal_doc.vector, &f, ALL).await;
-    assert_eq!(ids(&hits), expect(&points, |c| subject(c, "math")), "{name}: tag filter");
-    let f = with_fields(Classification::Restricted, &["subject=math", "subject=physics"]);
+    assert_eq!(
+        ids(&hits),
+        expect(&points, |c| subject(c, "math")),
+        "{name}: tag filter"
+    );
+    let f = with_fields(
+        Classification::Restricted,
+        &["subject=math", "subject=physics"],
+    );
     let hits = search(store, &points[0].vector, &f, ALL).await;
     assert_eq!(
         ids(&hits),
         expect(&points, |c| subject(c, "math") || subject(c, "physics")),
         "{name}: values of one key are any-of"
     );
-    let f = with_fields(Classification::Restricted, &["subject=physics", "grade_band=junior"]);
+    let f = with_fields(
+        Classification::Restricted,
+        &["subject=physics", "grade_band=junior"],
+    );
     let hits = search(store, &points[0].vector, &f, ALL).await;
-    assert_eq!(ids(&hits), expect(&points, |c| c.doc_id == "edu/mechanics"), "{name}: keys are AND-ed");
+    assert_eq!(
+        ids(&hits),
+        expect(&points, |c| c.doc_id == "edu/mechanics"),
+        "{name}: keys are AND-ed"
+    );
     // Tags with spaces are matched as whole keywords, not as full text.
     let f = with_fields(Classification::Restricted, &["site=Temple of Heaven"]);
     let hits = search(store, &points[0].vector, &f, ALL).await;
@@ -277,15 +383,26 @@ async fn conformance(store: &VectorStore) {
     let mut f = with_fields(Classification::Public, &["subject=physics"]);
     f.domains = vec!["education".into()];
     let hits = search(store, &internal_doc.vector, &f, ALL).await;
-    assert_eq!(ids(&hits), expect(&points, |c| c.doc_id == "edu/relativity"), "{name}: combined filter");
+    assert_eq!(
+        ids(&hits),
+        expect(&points, |c| c.doc_id == "edu/relativity"),
+        "{name}: combined filter"
+    );
     let mut f = with_fields(Classification::Restricted, &["subject=math"]);
     f.domains = vec!["heritage".into()];
-    assert!(search(store, &points[0].vector, &f, ALL).await.is_empty(), "{name}: disjoint filter");
+    assert!(
+        search(store, &points[0].vector, &f, ALL).await.is_empty(),
+        "{name}: disjoint filter"
+    );
 
     // 5. Geo radius: the Temple of Heaven is ~4.3 km from the Forbidden City, Badaling ~55 km.
     let near = |radius_m: f64| {
         let mut f = clearance(Classification::Public);
-        f.geo = Some(GeoRadius { lat: FORBIDDEN_CITY.0, lon: FORBIDDEN_CITY.1, radius_m });
+        f.geo = Some(GeoRadius {
+            lat: FORBIDDEN_CITY.0,
+            lon: FORBIDDEN_CITY.1,
+            radius_m,
+        });
         f
     };
     let badaling = point(&points, "heritage/badaling");
@@ -294,7 +411,8 @@ async fn conformance(store: &VectorStore) {
         ids(&hits),
         expect(&points, |c| {
             c.classification == Classification::Public
-                && ["heritage/forbidden-city", "heritage/temple-of-heaven"].contains(&c.doc_id.as_str())
+                && ["heritage/forbidden-city", "heritage/temple-of-heaven"]
+                    .contains(&c.doc_id.as_str())
         }),
         "{name}: 5 km around the Forbidden City"
     );
@@ -308,19 +426,41 @@ async fn conformance(store: &VectorStore) {
     // 6. delete_docs removes all chunks of a document and only those.
     let algebra = expect(&points, |c| c.doc_id == "edu/algebra");
     assert_eq!(algebra.len(), 2);
-    store.delete_docs(&["edu/algebra".to_string(), "no/such-doc".to_string()]).await.expect("delete");
-    assert_eq!(store.count().await.expect("count"), n - 2, "{name}: count after delete");
+    store
+        .delete_docs(&["edu/algebra".to_string(), "no/such-doc".to_string()])
+        .await
+        .expect("delete");
+    assert_eq!(
+        store.count().await.expect("count"),
+        n - 2,
+        "{name}: count after delete"
+    );
     let hits = search(store, &points[0].vector, &everything, ALL).await;
-    assert_eq!(ids(&hits), expect(&points, |c| c.doc_id != "edu/algebra"), "{name}: only edu/algebra is gone");
-    store.delete_docs(&["no/such-doc".to_string()]).await.expect("delete nothing");
-    assert_eq!(store.count().await.expect("count"), n - 2, "{name}: deleting an unknown doc is a no-op");
+    assert_eq!(
+        ids(&hits),
+        expect(&points, |c| c.doc_id != "edu/algebra"),
+        "{name}: only edu/algebra is gone"
+    );
+    store
+        .delete_docs(&["no/such-doc".to_string()])
+        .await
+        .expect("delete nothing");
+    assert_eq!(
+        store.count().await.expect("count"),
+        n - 2,
+        "{name}: deleting an unknown doc is a no-op"
+    );
 }
 
 /// Searches whose results must survive a reopen.
 async fn snapshot(store: &VectorStore) -> (u64, Vec<Vec<(Chunk, f32)>>) {
     let points = fixture();
     let mut geo = clearance(Classification::Restricted);
-    geo.geo = Some(GeoRadius { lat: FORBIDDEN_CITY.0, lon: FORBIDDEN_CITY.1, radius_m: 5_000.0 });
+    geo.geo = Some(GeoRadius {
+        lat: FORBIDDEN_CITY.0,
+        lon: FORBIDDEN_CITY.1,
+        radius_m: 5_000.0,
+    });
     let filters = [
         clearance(Classification::Restricted),
         clearance(Classification::Public),
@@ -363,26 +503,39 @@ async fn edge_conformance() {
     // The optimised (HNSW) shard gives the same answers as the plain one.
     store.optimize().await.expect("optimize");
     let optimized = snapshot(&store).await;
-    assert_eq!(ids_of(&after.1), ids_of(&optimized.1), "results after optimize");
+    assert_eq!(
+        ids_of(&after.1),
+        ids_of(&optimized.1),
+        "results after optimize"
+    );
 }
 
 fn ids_of(runs: &[Vec<(Chunk, f32)>]) -> Vec<Vec<String>> {
-    runs.iter().map(|hits| hits.iter().map(|h| h.0.id.clone()).collect()).collect()
+    runs.iter()
+        .map(|hits| hits.iter().map(|h| h.0.id.clone()).collect())
+        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn server_conformance() {
-    let Some(url) = std::env::var("ZHIKU_TEST_QDRANT_URL").ok().filter(|u| !u.trim().is_empty()) else {
+    let Some(url) = std::env::var("ZHIKU_TEST_QDRANT_URL")
+        .ok()
+        .filter(|u| !u.trim().is_empty())
+    else {
         println!("SKIPPED: qdrant server conformance (set ZHIKU_TEST_QDRANT_URL to run it)");
         return;
     };
-    let key = std::env::var("ZHIKU_TEST_QDRANT_API_KEY").ok().filter(|k| !k.is_empty());
+    let key = std::env::var("ZHIKU_TEST_QDRANT_API_KEY")
+        .ok()
+        .filter(|k| !k.is_empty());
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_nanos())
         .unwrap_or_default();
     let collection = format!("zhiku_conformance_{}_{nanos}", std::process::id());
-    let store = ServerStore::connect(&url, &collection, key.clone()).await.expect("connect to qdrant server");
+    let store = ServerStore::connect(&url, &collection, key.clone())
+        .await
+        .expect("connect to qdrant server");
     let store = Arc::new(VectorStore::Server(store));
 
     // Run the suite in its own task so that the collection is dropped even if a check fails.
@@ -391,8 +544,14 @@ async fn server_conformance() {
     let outcome = tokio::spawn(async move {
         conformance(&suite).await;
         // Connecting to the existing collection reuses it (and its points).
-        let again = ServerStore::connect(&url2, &collection2, key2.clone()).await.expect("reconnect");
-        assert_eq!(again.count().await.expect("count"), fixture().len() as u64 - 2, "reconnect keeps points");
+        let again = ServerStore::connect(&url2, &collection2, key2.clone())
+            .await
+            .expect("reconnect");
+        assert_eq!(
+            again.count().await.expect("count"),
+            fixture().len() as u64 - 2,
+            "reconnect keeps points"
+        );
         // A collection with another vector size is refused with a clear message.
         let wrong = format!("{collection2}_wrong_dim");
         let client = qdrant_client::Qdrant::from_url(&url2)
@@ -403,10 +562,15 @@ async fn server_conformance() {
         let mut vectors = qdrant_client::qdrant::VectorsConfigBuilder::default();
         vectors.add_named_vector_params(
             "dense",
-            qdrant_client::qdrant::VectorParamsBuilder::new(8, qdrant_client::qdrant::Distance::Cosine),
+            qdrant_client::qdrant::VectorParamsBuilder::new(
+                8,
+                qdrant_client::qdrant::Distance::Cosine,
+            ),
         );
         client
-            .create_collection(qdrant_client::qdrant::CreateCollectionBuilder::new(&wrong).vectors_config(vectors))
+            .create_collection(
+                qdrant_client::qdrant::CreateCollectionBuilder::new(&wrong).vectors_config(vectors),
+            )
             .await
             .expect("create 8-d collection");
         let refused = ServerStore::connect(&url2, &wrong, key2).await;

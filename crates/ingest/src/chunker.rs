@@ -29,12 +29,22 @@ impl<'t> Chunker<'t> {
     }
 
     pub fn chunk(&self, doc: &Document) -> Vec<Chunk> {
-        let whole = [Section { start: 0, end: doc.text.len(), path: String::new() }];
-        let sections: &[Section] = if doc.sections.is_empty() { &whole } else { &doc.sections };
+        let whole = [Section {
+            start: 0,
+            end: doc.text.len(),
+            path: String::new(),
+        }];
+        let sections: &[Section] = if doc.sections.is_empty() {
+            &whole
+        } else {
+            &doc.sections
+        };
         let headings = heading_trail(&doc.text);
         let mut out = Vec::new();
         for section in sections {
-            let Some(text) = doc.text.get(section.start..section.end) else { continue };
+            let Some(text) = doc.text.get(section.start..section.end) else {
+                continue;
+            };
             for (offset, piece) in self.splitter.chunk_indices(text) {
                 let start = section.start + offset;
                 let end = start + piece.len();
@@ -127,7 +137,15 @@ mod tests {
         let t = "# Guide\nintro\n## 4 Treatment\n### 4.2 Drugs\ntext\n```\n# not a heading\n```\n## 5 Follow-up\n";
         let h = heading_trail(t);
         let paths: Vec<&str> = h.iter().map(|(_, p)| p.as_str()).collect();
-        assert_eq!(paths, vec!["Guide", "Guide > 4 Treatment", "Guide > 4 Treatment > 4.2 Drugs", "Guide > 5 Follow-up"]);
+        assert_eq!(
+            paths,
+            vec![
+                "Guide",
+                "Guide > 4 Treatment",
+                "Guide > 4 Treatment > 4.2 Drugs",
+                "Guide > 5 Follow-up"
+            ]
+        );
         let at = t.find("text").unwrap();
         assert_eq!(trail_at(&h, at), "Guide > 4 Treatment > 4.2 Drugs");
     }

@@ -18,10 +18,16 @@ impl Domain for GeneralDomain {
         "Any Markdown, text or JSON Lines material without a domain of its own"
     }
     fn filter_fields(&self) -> &'static [FilterField] {
-        &[FilterField { key: "source", description: "origin of a record (JSON Lines)" }]
+        &[FilterField {
+            key: "source",
+            description: "origin of a record (JSON Lines)",
+        }]
     }
     fn accepts(&self, path: &Path) -> bool {
-        matches!(extension(path).as_str(), "md" | "markdown" | "txt" | "jsonl")
+        matches!(
+            extension(path).as_str(),
+            "md" | "markdown" | "txt" | "jsonl"
+        )
     }
     fn load(&self, path: &Path, display: &str, default: Classification) -> LoadedFile {
         match extension(path).as_str() {

@@ -77,7 +77,12 @@ impl Ingestor<'_> {
             .unwrap_or_else(|| GENERAL.to_string())
     }
 
-    fn load(&self, roots: &[PathBuf], opts: &IngestOptions, report: &mut IngestReport) -> Result<Vec<Document>, IngestError> {
+    fn load(
+        &self,
+        roots: &[PathBuf],
+        opts: &IngestOptions,
+        report: &mut IngestReport,
+    ) -> Result<Vec<Document>, IngestError> {
         if let Some(d) = &opts.domain {
             self.registry.get(d)?;
         }
@@ -95,7 +100,11 @@ impl Ingestor<'_> {
             for file in files {
                 let shown = display(&file);
                 let domain = self.registry.get(&self.domain_for(&file, root, opts))?;
-                let domain = if domain.accepts(&file) { domain } else { self.registry.get(GENERAL)? };
+                let domain = if domain.accepts(&file) {
+                    domain
+                } else {
+                    self.registry.get(GENERAL)?
+                };
                 if !domain.accepts(&file) {
                     report.issues.push(LoadIssue {
                         path: shown,
@@ -129,11 +138,16 @@ impl Ingestor<'_> {
     pub fn plan(&self, roots: &[PathBuf], opts: &IngestOptions) -> Result<Vec<Chunk>, IngestError> {
         let mut report = IngestReport::default();
         let docs = self.load(roots, opts, &mut report)?;
-        let chunker = Chunker::new(self.embedder.tokenizer(), self.config).map_err(IngestError::Config)?;
+        let chunker =
+            Chunker::new(self.embedder.tokenizer(), self.config).map_err(IngestError::Config)?;
         Ok(docs.iter().flat_map(|d| chunker.chunk(d)).collect())
     }
 
-    pub async fn run(&self, roots: &[PathBuf], opts: &IngestOptions) -> Result<IngestReport, IngestError> {
+    pub async fn run(
+        &self,
+        roots: &[PathBuf],
+        opts: &IngestOptions,
+    ) -> Result<IngestReport, IngestError> {
         let started = Instant::now();
         let mut report = IngestReport::default();
         let mut manifest = Manifest::load(&self.indexes.dir).map_err(IngestError::Manifest)?;
@@ -145,12 +159,17 @@ impl Ingestor<'_> {
         report.load_s = t.elapsed().as_secs_f64();
 
         let t = Instant::now();
-        let chunker = Chunker::new(self.embedder.tokenizer(), self.config).map_err(IngestError::Config)?;
+        let chunker =
+            Chunker::new(self.embedder.tokenizer(), self.config).map_err(IngestError::Config)?;
         let mut todo: Vec<(Document, String, Vec<Chunk>)> = Vec::new();
         let seen: HashSet<&str> = docs.iter().map(|d| d.id.as_str()).collect();
         for doc in &docs {
             let hash = doc.content_hash(chunker.signature());
-            if manifest.documents.get(&doc.id).is_some_and(|e| e.hash == hash) {
+            if manifest
+                .documents
+                .get(&doc.id)
+                .is_some_and(|e| e.hash == hash)
+            {
                 report.unchanged += 1;
                 continue;
             }
@@ -165,7 +184,10 @@ impl Ingestor<'_> {
             manifest
                 .documents
                 .iter()
-                .filter(|(id, e)| !seen.contains(id.as_str()) && prefixes.iter().any(|p| e.source.starts_with(p.as_str())))
+                .filter(|(id, e)| {
+                    !seen.contains(id.as_str())
+                        && prefixes.iter().any(|p| e.source.starts_with(p.as_str()))
+                })
                 .map(|(id, _)| id.clone())
                 .collect()
         } else {
@@ -182,7 +204,8 @@ impl Ingestor<'_> {
             batch_chunks += item.2.len();
             batch.push(item);
             if batch_chunks >= self.config.commit_every_chunks || todo.peek().is_none() {
-                self.write_batch(std::mem::take(&mut batch), &mut manifest, &mut report).await?;
+                self.write_batch(std::mem::take(&mut batch), &mut manifest, &mut report)
+                    .await?;
                 bar.inc(batch_chunks as u64);
                 if bar.is_hidden() {
                     tracing::info!("ingest: {}/{} chunks written", report.chunks_written, total);
@@ -272,7 +295,9 @@ fn progress(show: bool, total: u64) -> ProgressBar {
         return ProgressBar::hidden();
     }
     let bar = ProgressBar::new(total);
-    if let Ok(style) = ProgressStyle::with_template("{spinner} [{elapsed_precise}] {bar:40} {pos}/{len} chunks ({per_sec}, eta {eta})") {
+    if let Ok(style) = ProgressStyle::with_template(
+        "{spinner} [{elapsed_precise}] {bar:40} {pos}/{len} chunks ({per_sec}, eta {eta})",
+    ) {
         bar.set_style(style);
     }
     bar

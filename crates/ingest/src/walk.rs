@@ -57,7 +57,12 @@ pub struct FolderDefaults {
 }
 
 impl FolderDefaults {
-    pub fn classification(&mut self, file: &Path, root: &Path, issues: &mut Vec<LoadIssue>) -> Classification {
+    pub fn classification(
+        &mut self,
+        file: &Path,
+        root: &Path,
+        issues: &mut Vec<LoadIssue>,
+    ) -> Classification {
         let mut dir = file.parent();
         while let Some(d) = dir {
             if let Some(c) = self.read(d, issues) {
@@ -79,13 +84,20 @@ impl FolderDefaults {
         let value = std::fs::read_to_string(&path).ok().and_then(|text| {
             let parsed: Result<serde_json::Value, _> = serde_yaml::from_str(&text);
             match parsed {
-                Ok(v) => v.get("classification").and_then(|c| c.as_str()).and_then(|c| {
-                    c.parse()
-                        .map_err(|e: String| {
-                            issues.push(LoadIssue { path: path.display().to_string(), line: None, message: e })
-                        })
-                        .ok()
-                }),
+                Ok(v) => v
+                    .get("classification")
+                    .and_then(|c| c.as_str())
+                    .and_then(|c| {
+                        c.parse()
+                            .map_err(|e: String| {
+                                issues.push(LoadIssue {
+                                    path: path.display().to_string(),
+                                    line: None,
+                                    message: e,
+                                })
+                            })
+                            .ok()
+                    }),
                 Err(e) => {
                     issues.push(LoadIssue {
                         path: path.display().to_string(),

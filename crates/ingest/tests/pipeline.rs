@@ -37,11 +37,17 @@ impl Env {
         let mut config = Config::default();
         config.data_dir = data.to_path_buf();
         config.ingest.commit_every_chunks = 4;
-        let embedder = Arc::new(Embedder::load(&config.embedding).expect("model installed by make setup"));
+        let embedder =
+            Arc::new(Embedder::load(&config.embedding).expect("model installed by make setup"));
         let indexes = IndexSet::open(data, &config).await.unwrap();
         let mut registry = DomainRegistry::new();
         registry.register(GeneralDomain);
-        Self { config, embedder, indexes, registry }
+        Self {
+            config,
+            embedder,
+            indexes,
+            registry,
+        }
     }
 
     async fn ingest(&self, paths: &[PathBuf], prune: bool) -> IngestReport {
@@ -51,13 +57,20 @@ impl Env {
             embedder: &self.embedder,
             config: &self.config.ingest,
         };
-        let opts = IngestOptions { prune, ..Default::default() };
+        let opts = IngestOptions {
+            prune,
+            ..Default::default()
+        };
         ingestor.run(paths, &opts).await.unwrap()
     }
 
     async fn counts(&self) -> (usize, u64, u64) {
         let m = Manifest::load(&self.config.data_dir).unwrap();
-        (m.chunk_count(), self.indexes.keyword.num_chunks(), self.indexes.vectors.count().await.unwrap())
+        (
+            m.chunk_count(),
+            self.indexes.keyword.num_chunks(),
+            self.indexes.vectors.count().await.unwrap(),
+        )
     }
 }
 
@@ -74,7 +87,11 @@ async fn reingest_is_free_changes_replace_and_prune_removes() {
     assert!(first.chunks_written >= 6);
     assert_eq!(first.embedded as usize, first.chunks_written);
     let (m, k, v) = env.counts().await;
-    assert_eq!((m as u64, m as u64), (k, v), "manifest, keyword and vector counts agree");
+    assert_eq!(
+        (m as u64, m as u64),
+        (k, v),
+        "manifest, keyword and vector counts agree"
+    );
 
     let again = env.ingest(std::slice::from_ref(&corpus), false).await;
     assert_eq!((again.embedded, again.written, again.unchanged), (0, 0, 6));
@@ -92,15 +109,30 @@ async fn reingest_is_free_changes_replace_and_prune_removes() {
 
     // Remove a file: kept without --prune, removed with it.
     std::fs::remove_file(corpus.join("forbidden-city.md")).unwrap();
-    assert_eq!(env.ingest(std::slice::from_ref(&corpus), false).await.removed, 0);
+    assert_eq!(
+        env.ingest(std::slice::from_ref(&corpus), false)
+            .await
+            .removed,
+        0
+    );
     let pruned = env.ingest(std::slice::from_ref(&corpus), true).await;
     assert_eq!(pruned.removed, 1);
     let (m3, k3, v3) = env.counts().await;
     assert!(m3 < m2);
     assert_eq!((m3 as u64, m3 as u64), (k3, v3));
-    let retriever = HybridRetriever::new(env.indexes.clone(), env.embedder.clone(), env.config.retrieval.clone());
-    let hits = retriever.search("故宫", &SearchFilter::default(), 10, RetrievalMode::Hybrid).await.unwrap();
-    assert!(hits.hits.iter().all(|h| h.chunk.doc_id != "mini-forbidden-city"));
+    let retriever = HybridRetriever::new(
+        env.indexes.clone(),
+        env.embedder.clone(),
+        env.config.retrieval.clone(),
+    );
+    let hits = retriever
+        .search("故宫", &SearchFilter::default(), 10, RetrievalMode::Hybrid)
+        .await
+        .unwrap();
+    assert!(hits
+        .hits
+        .iter()
+        .all(|h| h.chunk.doc_id != "mini-forbidden-city"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -109,15 +141,25 @@ async fn hits_trace_back_to_exact_source_bytes_and_respect_clearance() {
     let env = Env::new(&work.path().join("data")).await;
     let corpus = fixtures().join("mini");
     env.ingest(std::slice::from_ref(&corpus), false).await;
-    let retriever = HybridRetriever::new(env.indexes.clone(), env.embedder.clone(), env.config.retrieval.clone());
+    let retriever = HybridRetriever::new(
+        env.indexes.clone(),
+        env.embedder.clone(),
+        env.config.retrieval.clone(),
+    );
 
     for (query, doc) in [
         ("故宫是哪一年开始修建的？", "mini-forbidden-city"),
-        ("What limits the rate of photosynthesis?", "mini-photosynthesis"),
+        (
+            "What limits the rate of photosynthesis?",
+            "mini-photosynthesis",
+        ),
         ("举头望明月", "mini-poem-jingyesi"),
     ] {
         for mode in RetrievalMode::ALL {
-            let res = retriever.search(query, &SearchFilter::default(), 3, mode).await.unwrap();
+            let res = retriever
+                .search(query, &SearchFilter::default(), 3, mode)
+                .await
+                .unwrap();
             let top = &res.hits[0];
             assert_eq!(top.chunk.doc_id, doc, "{query} ({mode})");
             match mode {
@@ -128,8 +170,15 @@ async fn hits_trace_back_to_exact_source_bytes_and_respect_clearance() {
             let c = &top.chunk;
             match c.source.text_offset {
                 Some(base) => {
-                    let file = std::fs::read(fixtures().join(c.source.path.rsplit("fixtures/").next().unwrap())).unwrap();
-                    assert_eq!(&file[base + c.start..base + c.end], c.text.as_bytes(), "exact span in the file");
+                    let file = std::fs::read(
+                        fixtures().join(c.source.path.rsplit("fixtures/").next().unwrap()),
+                    )
+                    .unwrap();
+                    assert_eq!(
+                        &file[base + c.start..base + c.end],
+                        c.text.as_bytes(),
+                        "exact span in the file"
+                    );
                 }
                 None => assert!(c.source.line.is_some(), "records carry their line"),
             }
@@ -138,21 +187,51 @@ async fn hits_trace_back_to_exact_source_bytes_and_respect_clearance() {
 
     // The internal staff rota is invisible to a public caller, on both legs.
     for mode in RetrievalMode::ALL {
-        let public = retriever.search("invigilation rota", &SearchFilter::default(), 10, mode).await.unwrap();
-        assert!(public.hits.iter().all(|h| h.chunk.classification == Classification::Public), "{mode}");
-        let staff = SearchFilter { clearance: Classification::Internal, ..Default::default() };
-        let inside = retriever.search("invigilation rota", &staff, 3, mode).await.unwrap();
+        let public = retriever
+            .search("invigilation rota", &SearchFilter::default(), 10, mode)
+            .await
+            .unwrap();
+        assert!(
+            public
+                .hits
+                .iter()
+                .all(|h| h.chunk.classification == Classification::Public),
+            "{mode}"
+        );
+        let staff = SearchFilter {
+            clearance: Classification::Internal,
+            ..Default::default()
+        };
+        let inside = retriever
+            .search("invigilation rota", &staff, 3, mode)
+            .await
+            .unwrap();
         assert_eq!(inside.hits[0].chunk.doc_id, "mini-staff-rota", "{mode}");
     }
     // The per-folder default applied to the text file that states no level.
-    let staff = SearchFilter { clearance: Classification::Internal, ..Default::default() };
-    let res = retriever.search("salt intake blood pressure", &staff, 1, RetrievalMode::Bm25).await.unwrap();
+    let staff = SearchFilter {
+        clearance: Classification::Internal,
+        ..Default::default()
+    };
+    let res = retriever
+        .search("salt intake blood pressure", &staff, 1, RetrievalMode::Bm25)
+        .await
+        .unwrap();
     assert_eq!(res.hits[0].chunk.classification, Classification::Internal);
     let mut subject = SearchFilter::default();
     subject.add_field_expr("subject=biology").unwrap();
-    let res = retriever.search("故宫", &subject, 5, RetrievalMode::Hybrid).await.unwrap();
-    assert!(res.hits.iter().all(|h| h.chunk.doc_id == "mini-photosynthesis"));
-    assert!(retriever.search("   ", &SearchFilter::default(), 5, RetrievalMode::Hybrid).await.is_err());
+    let res = retriever
+        .search("故宫", &subject, 5, RetrievalMode::Hybrid)
+        .await
+        .unwrap();
+    assert!(res
+        .hits
+        .iter()
+        .all(|h| h.chunk.doc_id == "mini-photosynthesis"));
+    assert!(retriever
+        .search("   ", &SearchFilter::default(), 5, RetrievalMode::Hybrid)
+        .await
+        .is_err());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -163,7 +242,10 @@ async fn bad_input_is_reported_with_file_and_line_and_the_rest_is_ingested() {
     let issues: Vec<String> = report.issues.iter().map(|i| i.to_string()).collect();
     let has = |needle: &str| issues.iter().any(|i| i.contains(needle));
     assert!(has("records.jsonl:2: malformed JSON"), "{issues:?}");
-    assert!(has("records.jsonl:3: record has no \"text\" field"), "{issues:?}");
+    assert!(
+        has("records.jsonl:3: record has no \"text\" field"),
+        "{issues:?}"
+    );
     assert!(has("latin1.md:4: not valid UTF-8"), "{issues:?}");
     assert!(has("bad-front-matter.md"), "{issues:?}");
     assert_eq!(issues.len(), 4, "{issues:?}");

@@ -48,7 +48,10 @@ pub fn load_jsonl(path: &Path, display: &str, domain: &str, default: Classificat
     let mut documents = Vec::new();
     for JsonRecord { line, value } in records {
         let get = |k: &str| value.get(k).and_then(scalar_text).filter(|s| !s.is_empty());
-        let Some(text) = get("text").or_else(|| get("body")).or_else(|| get("content")) else {
+        let Some(text) = get("text")
+            .or_else(|| get("body"))
+            .or_else(|| get("content"))
+        else {
             issues.push(issue(display, Some(line), "record has no \"text\" field"));
             continue;
         };
@@ -62,7 +65,12 @@ pub fn load_jsonl(path: &Path, display: &str, domain: &str, default: Classificat
         };
         let metadata = value
             .iter()
-            .filter(|(k, _)| !matches!(k.as_str(), "id" | "title" | "text" | "body" | "content" | "lang" | "classification"))
+            .filter(|(k, _)| {
+                !matches!(
+                    k.as_str(),
+                    "id" | "title" | "text" | "body" | "content" | "lang" | "classification"
+                )
+            })
             .filter_map(|(k, v)| scalar_text(v).map(|t| (k.clone(), t)))
             .collect();
         documents.push(Document {

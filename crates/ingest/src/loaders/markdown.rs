@@ -19,7 +19,10 @@ pub struct FrontMatter {
 /// Splits `---\nyaml\n---\n` off the start of a Markdown file. Returns the parsed front
 /// matter and the byte offset where the body starts.
 pub fn split_front_matter(text: &str) -> Result<(FrontMatter, usize), (usize, String)> {
-    let Some(rest) = text.strip_prefix("---\n").or_else(|| text.strip_prefix("---\r\n")) else {
+    let Some(rest) = text
+        .strip_prefix("---\n")
+        .or_else(|| text.strip_prefix("---\r\n"))
+    else {
         return Ok((FrontMatter::default(), 0));
     };
     let head = text.len() - rest.len();
@@ -47,9 +50,14 @@ pub fn split_front_matter(text: &str) -> Result<(FrontMatter, usize), (usize, St
     let serde_json::Value::Object(raw) = value else {
         return Err((2, "front matter must be a mapping of keys to values".into()));
     };
-    let mut fm = FrontMatter { raw: raw.clone(), ..Default::default() };
+    let mut fm = FrontMatter {
+        raw: raw.clone(),
+        ..Default::default()
+    };
     for (k, v) in raw {
-        let Some(text) = scalar_text(&v) else { continue };
+        let Some(text) = scalar_text(&v) else {
+            continue;
+        };
         match k.as_str() {
             "id" => fm.id = Some(text),
             "title" => fm.title = Some(text),
@@ -81,7 +89,12 @@ pub fn file_stem(path: &Path) -> String {
 }
 
 /// One Markdown file → one document (front matter as metadata, body as text).
-pub fn load_markdown(path: &Path, display: &str, domain: &str, default: Classification) -> LoadedFile {
+pub fn load_markdown(
+    path: &Path,
+    display: &str,
+    domain: &str,
+    default: Classification,
+) -> LoadedFile {
     let mut out = LoadedFile::default();
     let text = match read_utf8(path, display) {
         Ok(t) => t,
@@ -99,13 +112,18 @@ pub fn load_markdown(path: &Path, display: &str, domain: &str, default: Classifi
     };
     let body = &text[body_start..];
     if body.trim().is_empty() {
-        out.issues.push(issue(display, None, "document has no text"));
+        out.issues
+            .push(issue(display, None, "document has no text"));
         return out;
     }
     out.documents.push(Document {
         id: fm.id.clone().unwrap_or_else(|| display.to_string()),
         domain: domain.to_string(),
-        title: fm.title.clone().or_else(|| first_heading(body)).unwrap_or_else(|| file_stem(path)),
+        title: fm
+            .title
+            .clone()
+            .or_else(|| first_heading(body))
+            .unwrap_or_else(|| file_stem(path)),
         text: body.to_string(),
         lang: fm.lang.clone(),
         classification: fm.classification.unwrap_or(default),
@@ -127,7 +145,8 @@ mod tests {
 
     #[test]
     fn front_matter_and_body_offset() {
-        let t = "---\ntitle: 故宫\nclassification: internal\nsubject: history\nyear: 2024\n---\n正文";
+        let t =
+            "---\ntitle: 故宫\nclassification: internal\nsubject: history\nyear: 2024\n---\n正文";
         let (fm, at) = split_front_matter(t).unwrap();
         assert_eq!(&t[at..], "正文");
         assert_eq!(fm.title.as_deref(), Some("故宫"));

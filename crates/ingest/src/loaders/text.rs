@@ -16,7 +16,8 @@ pub fn load_text(path: &Path, display: &str, domain: &str, default: Classificati
         }
     };
     if text.trim().is_empty() {
-        out.issues.push(issue(display, None, "document has no text"));
+        out.issues
+            .push(issue(display, None, "document has no text"));
         return out;
     }
     let first = text.lines().next().unwrap_or("").trim();
