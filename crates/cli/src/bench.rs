@@ -177,9 +177,11 @@ pub async fn run(config: Config, args: BenchArgs) -> anyhow::Result<ExitCode> {
         set.vectors.optimize().await?;
         let optimize_s = t.elapsed().as_secs_f64();
         let all = SearchFilter::default();
-        let mut filtered = SearchFilter::default();
-        filtered.domains = vec![chunks[0].domain.clone()];
-        filtered.clearance = zhiku_core::Classification::Restricted;
+        let filtered = SearchFilter {
+            domains: vec![chunks[0].domain.clone()],
+            clearance: zhiku_core::Classification::Restricted,
+            ..Default::default()
+        };
         let (mut bm, mut de, mut df) = (Vec::new(), Vec::new(), Vec::new());
         for (q, v) in queries.iter().zip(&qvecs) {
             let t = Instant::now();

@@ -30,7 +30,10 @@ fn matches_reference_vectors_from_the_conversion() {
             .iter()
             .map(|x| x.as_f64().unwrap() as f32)
             .collect();
-        let got = embedder.embed_raw(&[text.clone()]).unwrap().remove(0);
+        let got = embedder
+            .embed_raw(std::slice::from_ref(&text))
+            .unwrap()
+            .remove(0);
         assert_eq!(got.len(), DIMENSION);
         let c = cosine(&got, &expected);
         assert!(c >= 0.999, "{text}: cosine {c}");
@@ -60,14 +63,18 @@ fn passages_keep_input_order_and_queries_find_their_passage() {
 
 #[test]
 fn missing_files_are_clear_errors_not_panics() {
-    let mut cfg = EmbeddingConfig::default();
-    cfg.onnxruntime = "/nonexistent/libonnxruntime.so".into();
+    let cfg = EmbeddingConfig {
+        onnxruntime: "/nonexistent/libonnxruntime.so".into(),
+        ..Default::default()
+    };
     let err = Embedder::load(&cfg).unwrap_err();
     assert!(matches!(err, EmbedError::RuntimeMissing(_)));
     assert!(err.to_string().contains("make setup"), "{err}");
 
-    let mut cfg = EmbeddingConfig::default();
-    cfg.model_dir = "/nonexistent/model".into();
+    let cfg = EmbeddingConfig {
+        model_dir: "/nonexistent/model".into(),
+        ..Default::default()
+    };
     let err = Embedder::load(&cfg).unwrap_err();
     assert!(
         matches!(

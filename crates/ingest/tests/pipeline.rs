@@ -34,8 +34,10 @@ struct Env {
 
 impl Env {
     async fn new(data: &Path) -> Self {
-        let mut config = Config::default();
-        config.data_dir = data.to_path_buf();
+        let mut config = Config {
+            data_dir: data.to_path_buf(),
+            ..Default::default()
+        };
         config.ingest.commit_every_chunks = 4;
         let embedder =
             Arc::new(Embedder::load(&config.embedding).expect("model installed by make setup"));
