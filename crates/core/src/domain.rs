@@ -1,6 +1,24 @@
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use crate::{Classification, CoreError, Document};
+
+/// What applies to documents that do not say otherwise: set per folder by `_defaults.yaml`
+/// (`classification` plus any metadata keys, e.g. `subject: physics`).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct LoadDefaults {
+    pub classification: Classification,
+    pub metadata: BTreeMap<String, String>,
+}
+
+impl LoadDefaults {
+    /// Fills in the metadata keys a document does not set itself.
+    pub fn apply_metadata(&self, metadata: &mut BTreeMap<String, String>) {
+        for (k, v) in &self.metadata {
+            metadata.entry(k.clone()).or_insert_with(|| v.clone());
+        }
+    }
+}
 
 /// A metadata field a domain lets users filter on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,13 +64,8 @@ pub trait Domain: Send + Sync {
     /// Whether this domain has a loader for the file (usually by extension).
     fn accepts(&self, path: &Path) -> bool;
     /// Reads one file. `display_path` is the path to report and to store as the source;
-    /// `default_classification` applies to documents that do not state their own level.
-    fn load(
-        &self,
-        path: &Path,
-        display_path: &str,
-        default_classification: Classification,
-    ) -> LoadedFile;
+    /// `defaults` apply to documents that do not state their own level or metadata.
+    fn load(&self, path: &Path, display_path: &str, defaults: &LoadDefaults) -> LoadedFile;
 }
 
 /// The registered domains, looked up by name.

@@ -16,7 +16,7 @@ pub use classification::Classification;
 pub use config::{
     default_home, Config, EmbeddingConfig, IngestConfig, QdrantConfig, RetrievalConfig,
 };
-pub use domain::{Domain, DomainRegistry, FilterField, LoadIssue, LoadedFile};
+pub use domain::{Domain, DomainRegistry, FilterField, LoadDefaults, LoadIssue, LoadedFile};
 pub use error::CoreError;
 pub use filter::{haversine_m, GeoRadius, SearchFilter};
 pub use model::{

@@ -24,12 +24,16 @@ pub struct SourceRef {
 }
 
 /// A span of a document that chunking must not cross, with its heading path
-/// (e.g. "4 Treatment > 4.2 First-line drugs"), carried by every chunk inside it.
+/// (e.g. "4 Treatment > 4.2 First-line drugs") and metadata of its own (a recommendation's
+/// strength, say), both carried by every chunk inside it. A domain that sets sections must
+/// cover all of the text it wants indexed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Section {
     pub start: usize,
     pub end: usize,
     pub path: String,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub metadata: BTreeMap<String, String>,
 }
 
 /// One loaded document, before chunking.

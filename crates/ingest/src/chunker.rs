@@ -2,9 +2,13 @@
 //! overlap, never across a section boundary the domain set, each chunk carrying its heading
 //! path and its byte span in the document.
 
+use std::collections::BTreeMap;
+
 use text_splitter::{ChunkConfig, MarkdownSplitter};
 use tokenizers::Tokenizer;
 use zhiku_core::{stable_chunk_id, Chunk, Document, IngestConfig, Section};
+
+use crate::loaders::{heading_paths, headings, path_at};
 
 pub struct Chunker<'t> {
     splitter: MarkdownSplitter<&'t Tokenizer>,
@@ -33,13 +37,14 @@ impl<'t> Chunker<'t> {
             start: 0,
             end: doc.text.len(),
             path: String::new(),
+            metadata: Default::default(),
         }];
         let sections: &[Section] = if doc.sections.is_empty() {
             &whole
         } else {
             &doc.sections
         };
-        let headings = heading_trail(&doc.text);
+        let paths = heading_paths(&headings(&doc.text));
         let mut out = Vec::new();
         for section in sections {
             let Some(text) = doc.text.get(section.start..section.end) else {
@@ -49,7 +54,7 @@ impl<'t> Chunker<'t> {
                 let start = section.start + offset;
                 let end = start + piece.len();
                 let path = if section.path.is_empty() {
-                    trail_at(&headings, start)
+                    path_at(&paths, start)
                 } else {
                     section.path.clone()
                 };
@@ -66,7 +71,7 @@ impl<'t> Chunker<'t> {
                     section: path,
                     lang: doc.lang.clone(),
                     classification: doc.classification,
-                    metadata: doc.metadata.clone(),
+                    metadata: merged(&doc.metadata, &section.metadata),
                     location: doc.location,
                     source: doc.source.clone(),
                 });
@@ -74,6 +79,15 @@ impl<'t> Chunker<'t> {
         }
         out
     }
+}
+
+fn merged(
+    doc: &BTreeMap<String, String>,
+    section: &BTreeMap<String, String>,
+) -> BTreeMap<String, String> {
+    let mut m = doc.clone();
+    m.extend(section.iter().map(|(k, v)| (k.clone(), v.clone())));
+    m
 }
 
 pub fn signature(cfg: &IngestConfig) -> String {
@@ -93,49 +107,14 @@ pub fn embedding_text(chunk: &Chunk) -> String {
     }
 }
 
-/// (offset, heading path) for every Markdown heading outside code fences.
-fn heading_trail(text: &str) -> Vec<(usize, String)> {
-    let mut out = Vec::new();
-    let mut stack: Vec<(usize, String)> = Vec::new();
-    let mut in_fence = false;
-    let mut pos = 0;
-    for line in text.split_inclusive('\n') {
-        let t = line.trim_end();
-        if t.starts_with("```") || t.starts_with("~~~") {
-            in_fence = !in_fence;
-        } else if !in_fence {
-            let level = t.chars().take_while(|c| *c == '#').count();
-            if (1..=6).contains(&level) && t[level..].starts_with(' ') {
-                let title = t[level..].trim().to_string();
-                stack.retain(|(l, _)| *l < level);
-                stack.push((level, title));
-                let path: Vec<&str> = stack.iter().map(|(_, s)| s.as_str()).collect();
-                out.push((pos, path.join(" > ")));
-            }
-        }
-        pos += line.len();
-    }
-    out
-}
-
-fn trail_at(headings: &[(usize, String)], at: usize) -> String {
-    // A chunk that starts with a heading belongs under it.
-    headings
-        .iter()
-        .take_while(|(o, _)| *o <= at)
-        .last()
-        .map(|(_, p)| p.clone())
-        .unwrap_or_default()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn heading_paths() {
+    fn heading_paths_skip_code_fences() {
         let t = "# Guide\nintro\n## 4 Treatment\n### 4.2 Drugs\ntext\n```\n# not a heading\n```\n## 5 Follow-up\n";
-        let h = heading_trail(t);
+        let h = heading_paths(&headings(t));
         let paths: Vec<&str> = h.iter().map(|(_, p)| p.as_str()).collect();
         assert_eq!(
             paths,
@@ -147,6 +126,6 @@ mod tests {
             ]
         );
         let at = t.find("text").unwrap();
-        assert_eq!(trail_at(&h, at), "Guide > 4 Treatment > 4.2 Drugs");
+        assert_eq!(path_at(&h, at), "Guide > 4 Treatment > 4.2 Drugs");
     }
 }

@@ -1,6 +1,6 @@
 use std::path::Path;
 
-use zhiku_core::{Classification, Domain, FilterField, LoadedFile};
+use zhiku_core::{Domain, FilterField, LoadDefaults, LoadedFile};
 
 use crate::loaders::{extension, load_jsonl, load_markdown, load_text};
 
@@ -29,11 +29,11 @@ impl Domain for GeneralDomain {
             "md" | "markdown" | "txt" | "jsonl"
         )
     }
-    fn load(&self, path: &Path, display: &str, default: Classification) -> LoadedFile {
+    fn load(&self, path: &Path, display: &str, defaults: &LoadDefaults) -> LoadedFile {
         match extension(path).as_str() {
-            "md" | "markdown" => load_markdown(path, display, GENERAL, default),
-            "jsonl" => load_jsonl(path, display, GENERAL, default),
-            _ => load_text(path, display, GENERAL, default),
+            "md" | "markdown" => load_markdown(path, display, GENERAL, defaults),
+            "jsonl" => load_jsonl(path, display, GENERAL, defaults),
+            _ => load_text(path, display, GENERAL, defaults),
         }
     }
 }

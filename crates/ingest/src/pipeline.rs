@@ -114,8 +114,8 @@ impl Ingestor<'_> {
                     continue;
                 }
                 report.files += 1;
-                let classification = defaults.classification(&file, root, &mut report.issues);
-                let loaded = domain.load(&file, &shown, classification);
+                let file_defaults = defaults.for_file(&file, root, &mut report.issues);
+                let loaded = domain.load(&file, &shown, &file_defaults);
                 report.issues.extend(loaded.issues);
                 for doc in loaded.documents {
                     if !seen.insert(doc.id.clone()) {

@@ -3,7 +3,9 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use zhiku_core::{Classification, LoadIssue};
+use zhiku_core::{LoadDefaults, LoadIssue};
+
+use crate::loaders::scalar_text;
 
 /// Files that describe a corpus rather than belong to it.
 fn skipped(name: &str) -> bool {
@@ -49,20 +51,20 @@ pub fn files_under(root: &Path) -> Result<Vec<PathBuf>, LoadIssue> {
     Ok(out)
 }
 
-/// `_defaults.yaml` in a folder (or its ancestors up to the ingest root) sets the
-/// classification of documents that do not state one.
+/// `_defaults.yaml` in a folder (or its nearest ancestor up to the ingest root) sets the
+/// classification and default metadata of documents that do not state their own.
 #[derive(Default)]
 pub struct FolderDefaults {
-    cache: HashMap<PathBuf, Option<Classification>>,
+    cache: HashMap<PathBuf, Option<LoadDefaults>>,
 }
 
 impl FolderDefaults {
-    pub fn classification(
+    pub fn for_file(
         &mut self,
         file: &Path,
         root: &Path,
         issues: &mut Vec<LoadIssue>,
-    ) -> Classification {
+    ) -> LoadDefaults {
         let mut dir = file.parent();
         while let Some(d) = dir {
             if let Some(c) = self.read(d, issues) {
@@ -73,42 +75,47 @@ impl FolderDefaults {
             }
             dir = d.parent();
         }
-        Classification::Public
+        LoadDefaults::default()
     }
 
-    fn read(&mut self, dir: &Path, issues: &mut Vec<LoadIssue>) -> Option<Classification> {
+    fn read(&mut self, dir: &Path, issues: &mut Vec<LoadIssue>) -> Option<LoadDefaults> {
         if let Some(c) = self.cache.get(dir) {
-            return *c;
+            return c.clone();
         }
         let path = dir.join("_defaults.yaml");
+        let shown = path.display().to_string();
+        let problem = |message: String| LoadIssue {
+            path: shown.clone(),
+            line: None,
+            message,
+        };
         let value = std::fs::read_to_string(&path).ok().and_then(|text| {
-            let parsed: Result<serde_json::Value, _> = serde_yaml::from_str(&text);
-            match parsed {
-                Ok(v) => v
-                    .get("classification")
-                    .and_then(|c| c.as_str())
-                    .and_then(|c| {
-                        c.parse()
-                            .map_err(|e: String| {
-                                issues.push(LoadIssue {
-                                    path: path.display().to_string(),
-                                    line: None,
-                                    message: e,
-                                })
-                            })
-                            .ok()
-                    }),
+            let map = match serde_yaml::from_str::<serde_json::Value>(&text) {
+                Ok(serde_json::Value::Object(map)) => map,
+                Ok(_) => {
+                    issues.push(problem("expected a mapping of keys to values".into()));
+                    return None;
+                }
                 Err(e) => {
-                    issues.push(LoadIssue {
-                        path: path.display().to_string(),
-                        line: None,
-                        message: format!("not valid YAML: {e}"),
-                    });
-                    None
+                    issues.push(problem(format!("not valid YAML: {e}")));
+                    return None;
+                }
+            };
+            let mut defaults = LoadDefaults::default();
+            for (k, v) in map {
+                let Some(v) = scalar_text(&v) else { continue };
+                if k == "classification" {
+                    match v.parse() {
+                        Ok(c) => defaults.classification = c,
+                        Err(e) => issues.push(problem(e)),
+                    }
+                } else {
+                    defaults.metadata.insert(k, v);
                 }
             }
+            Some(defaults)
         });
-        self.cache.insert(dir.to_path_buf(), value);
+        self.cache.insert(dir.to_path_buf(), value.clone());
         value
     }
 }

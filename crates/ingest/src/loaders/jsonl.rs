@@ -1,6 +1,6 @@
 use std::path::Path;
 
-use zhiku_core::{Classification, Document, LoadIssue, LoadedFile, SourceRef};
+use zhiku_core::{Classification, Document, LoadDefaults, LoadIssue, LoadedFile, SourceRef};
 
 use super::{issue, scalar_text};
 
@@ -43,7 +43,7 @@ pub fn read_records(path: &Path, display: &str) -> (Vec<JsonRecord>, Vec<LoadIss
 
 /// Generic records: `text` (or `body` / `content`) is required; `id`, `title`, `lang`,
 /// `classification` are understood; other scalar fields become metadata.
-pub fn load_jsonl(path: &Path, display: &str, domain: &str, default: Classification) -> LoadedFile {
+pub fn load_jsonl(path: &Path, display: &str, domain: &str, defaults: &LoadDefaults) -> LoadedFile {
     let (records, mut issues) = read_records(path, display);
     let mut documents = Vec::new();
     for JsonRecord { line, value } in records {
@@ -61,9 +61,9 @@ pub fn load_jsonl(path: &Path, display: &str, domain: &str, default: Classificat
                 issues.push(issue(display, Some(line), e));
                 continue;
             }
-            None => default,
+            None => defaults.classification,
         };
-        let metadata = value
+        let mut metadata: std::collections::BTreeMap<String, String> = value
             .iter()
             .filter(|(k, _)| {
                 !matches!(
@@ -73,6 +73,7 @@ pub fn load_jsonl(path: &Path, display: &str, domain: &str, default: Classificat
             })
             .filter_map(|(k, v)| scalar_text(v).map(|t| (k.clone(), t)))
             .collect();
+        defaults.apply_metadata(&mut metadata);
         documents.push(Document {
             id: get("id").unwrap_or_else(|| format!("{display}#L{line}")),
             domain: domain.to_string(),

@@ -1,7 +1,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use zhiku_core::{Classification, Document, LoadedFile, SourceRef};
+use zhiku_core::{Classification, Document, LoadDefaults, LoadedFile, SourceRef};
 
 use super::{issue, read_utf8, scalar_text};
 
@@ -93,7 +93,7 @@ pub fn load_markdown(
     path: &Path,
     display: &str,
     domain: &str,
-    default: Classification,
+    defaults: &LoadDefaults,
 ) -> LoadedFile {
     let mut out = LoadedFile::default();
     let text = match read_utf8(path, display) {
@@ -116,6 +116,8 @@ pub fn load_markdown(
             .push(issue(display, None, "document has no text"));
         return out;
     }
+    let mut metadata = fm.metadata.clone();
+    defaults.apply_metadata(&mut metadata);
     out.documents.push(Document {
         id: fm.id.clone().unwrap_or_else(|| display.to_string()),
         domain: domain.to_string(),
@@ -126,8 +128,8 @@ pub fn load_markdown(
             .unwrap_or_else(|| file_stem(path)),
         text: body.to_string(),
         lang: fm.lang.clone(),
-        classification: fm.classification.unwrap_or(default),
-        metadata: fm.metadata,
+        classification: fm.classification.unwrap_or(defaults.classification),
+        metadata,
         location: None,
         sections: Vec::new(),
         source: SourceRef {
@@ -137,6 +139,62 @@ pub fn load_markdown(
         },
     });
     out
+}
+
+/// A Markdown heading: where its line starts, its level (1–6) and its text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Heading {
+    pub offset: usize,
+    pub level: usize,
+    pub title: String,
+}
+
+/// Every ATX heading (`# …` to `###### …`) outside code fences.
+pub fn headings(text: &str) -> Vec<Heading> {
+    let mut out = Vec::new();
+    let mut in_fence = false;
+    let mut pos = 0;
+    for line in text.split_inclusive('\n') {
+        let t = line.trim_end();
+        if t.starts_with("```") || t.starts_with("~~~") {
+            in_fence = !in_fence;
+        } else if !in_fence {
+            let level = t.chars().take_while(|c| *c == '#').count();
+            if (1..=6).contains(&level) && t[level..].starts_with(' ') {
+                out.push(Heading {
+                    offset: pos,
+                    level,
+                    title: t[level..].trim().to_string(),
+                });
+            }
+        }
+        pos += line.len();
+    }
+    out
+}
+
+/// Heading paths ("A > B > C") in force from each heading's offset on.
+pub fn heading_paths(headings: &[Heading]) -> Vec<(usize, String)> {
+    let mut stack: Vec<(usize, &str)> = Vec::new();
+    headings
+        .iter()
+        .map(|h| {
+            stack.retain(|(l, _)| *l < h.level);
+            stack.push((h.level, &h.title));
+            let path: Vec<&str> = stack.iter().map(|(_, s)| *s).collect();
+            (h.offset, path.join(" > "))
+        })
+        .collect()
+}
+
+/// The heading path in force at byte `at` (a chunk starting with a heading belongs under it).
+pub fn path_at(paths: &[(usize, String)], at: usize) -> String {
+    paths
+        .iter()
+        .take_while(|(o, _)| *o <= at)
+        .last()
+        .map(|(_, p)| p.clone())
+        .unwrap_or_default()
 }
 
 #[cfg(test)]

@@ -1,12 +1,19 @@
 //! Generic loaders: Markdown with YAML front matter, plain text and JSON Lines records.
 //! Domain crates reuse these and add their own formats.
 
+mod docx;
 mod jsonl;
 mod markdown;
+mod pdf;
 mod text;
 
-pub use jsonl::{load_jsonl, JsonRecord};
-pub use markdown::{load_markdown, split_front_matter, FrontMatter};
+pub use docx::{docx_text, load_docx, ExtractedText};
+pub use jsonl::{load_jsonl, read_records, JsonRecord};
+pub use markdown::{
+    file_stem, heading_paths, headings, load_markdown, path_at, split_front_matter, FrontMatter,
+    Heading,
+};
+pub use pdf::{load_pdf, pdf_text};
 pub use text::load_text;
 
 use std::path::Path;
@@ -59,4 +66,46 @@ pub fn scalar_text(v: &serde_json::Value) -> Option<String> {
         }
         _ => None,
     }
+}
+
+/// Turns spans that chunking must keep whole (a worked example, a recommendation) into
+/// sections covering the whole text: the gaps between them become plain sections.
+pub fn partition(len: usize, mut spans: Vec<zhiku_core::Section>) -> Vec<zhiku_core::Section> {
+    spans.sort_by_key(|s| s.start);
+    let mut out = Vec::with_capacity(spans.len() * 2 + 1);
+    let mut at = 0;
+    for s in spans {
+        if s.start < at || s.end <= s.start || s.end > len {
+            continue; // overlapping or empty: the earlier span wins
+        }
+        if s.start > at {
+            out.push(zhiku_core::Section {
+                start: at,
+                end: s.start,
+                path: String::new(),
+                metadata: Default::default(),
+            });
+        }
+        at = s.end;
+        out.push(s);
+    }
+    if at < len {
+        out.push(zhiku_core::Section {
+            start: at,
+            end: len,
+            path: String::new(),
+            metadata: Default::default(),
+        });
+    }
+    out
+}
+
+/// Byte offset of every line start in `text`, with the line (newline trimmed).
+pub fn lines_with_offsets(text: &str) -> impl Iterator<Item = (usize, &str)> {
+    let mut pos = 0;
+    text.split_inclusive('\n').map(move |line| {
+        let at = pos;
+        pos += line.len();
+        (at, line.trim_end_matches(['\n', '\r']))
+    })
 }

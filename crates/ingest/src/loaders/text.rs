@@ -1,12 +1,12 @@
 use std::path::Path;
 
-use zhiku_core::{Classification, Document, LoadedFile, SourceRef};
+use zhiku_core::{Document, LoadDefaults, LoadedFile, SourceRef};
 
 use super::markdown::file_stem;
 use super::{issue, read_utf8};
 
 /// A plain text file → one document; a short first line is taken as the title.
-pub fn load_text(path: &Path, display: &str, domain: &str, default: Classification) -> LoadedFile {
+pub fn load_text(path: &Path, display: &str, domain: &str, defaults: &LoadDefaults) -> LoadedFile {
     let mut out = LoadedFile::default();
     let text = match read_utf8(path, display) {
         Ok(t) => t,
@@ -32,8 +32,8 @@ pub fn load_text(path: &Path, display: &str, domain: &str, default: Classificati
         title,
         text,
         lang: None,
-        classification: default,
-        metadata: Default::default(),
+        classification: defaults.classification,
+        metadata: defaults.metadata.clone(),
         location: None,
         sections: Vec::new(),
         source: SourceRef {
