@@ -64,9 +64,11 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("ZHIKU_LOG").unwrap_or_else(|_| {
-                tracing_subscriber::EnvFilter::new("info,ort=warn,tantivy=warn,qdrant_edge=error")
-            }),
+            // Qdrant Edge warns about process-wide flags it does not need here: keep it quiet.
+            tracing_subscriber::EnvFilter::new(format!(
+                "{},ort=warn,tantivy=warn,qdrant_edge=error",
+                std::env::var("ZHIKU_LOG").unwrap_or_else(|_| "info".into())
+            )),
         )
         .with_writer(std::io::stderr)
         .init();

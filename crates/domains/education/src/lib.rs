@@ -102,7 +102,7 @@ pub fn example_sections(text: &str) -> Vec<Section> {
     if spans.is_empty() {
         return Vec::new();
     }
-    partition(text.len(), spans)
+    partition(text, spans)
 }
 
 #[derive(Debug, Default, Clone, Copy)]

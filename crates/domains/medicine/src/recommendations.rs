@@ -143,7 +143,7 @@ pub fn recommendation_sections(text: &str, title: &str) -> Vec<Section> {
             metadata,
         });
     }
-    partition(text.len(), spans)
+    partition(text, spans)
 }
 
 #[cfg(test)]

@@ -69,33 +69,38 @@ pub fn scalar_text(v: &serde_json::Value) -> Option<String> {
 }
 
 /// Turns spans that chunking must keep whole (a worked example, a recommendation) into
-/// sections covering the whole text: the gaps between them become plain sections.
-pub fn partition(len: usize, mut spans: Vec<zhiku_core::Section>) -> Vec<zhiku_core::Section> {
+/// sections covering the whole text: the gaps between them become plain sections, except a
+/// gap of nothing but headings, which joins the span after it (a heading alone is no chunk).
+pub fn partition(text: &str, mut spans: Vec<zhiku_core::Section>) -> Vec<zhiku_core::Section> {
+    let plain = |start, end| zhiku_core::Section {
+        start,
+        end,
+        path: String::new(),
+        metadata: Default::default(),
+    };
+    let only_headings = |gap: &str| {
+        gap.lines()
+            .all(|l| l.trim().is_empty() || l.trim_start().starts_with('#'))
+    };
     spans.sort_by_key(|s| s.start);
     let mut out = Vec::with_capacity(spans.len() * 2 + 1);
     let mut at = 0;
-    for s in spans {
-        if s.start < at || s.end <= s.start || s.end > len {
+    for mut s in spans {
+        if s.start < at || s.end <= s.start || s.end > text.len() {
             continue; // overlapping or empty: the earlier span wins
         }
         if s.start > at {
-            out.push(zhiku_core::Section {
-                start: at,
-                end: s.start,
-                path: String::new(),
-                metadata: Default::default(),
-            });
+            if only_headings(&text[at..s.start]) {
+                s.start = at;
+            } else {
+                out.push(plain(at, s.start));
+            }
         }
         at = s.end;
         out.push(s);
     }
-    if at < len {
-        out.push(zhiku_core::Section {
-            start: at,
-            end: len,
-            path: String::new(),
-            metadata: Default::default(),
-        });
+    if at < text.len() {
+        out.push(plain(at, text.len()));
     }
     out
 }
