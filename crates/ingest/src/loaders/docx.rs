@@ -7,7 +7,7 @@ use std::path::Path;
 
 use quick_xml::events::{BytesStart, Event};
 use quick_xml::{Reader, XmlVersion};
-use zhiku_core::{Document, LoadDefaults, LoadedFile, SourceRef};
+use zhiku_core::{LoadDefaults, LoadedFile};
 
 use super::issue;
 use super::markdown::file_stem;
@@ -654,23 +654,16 @@ pub(super) fn load_extracted(
             .push(issue(display, None, "document has no text"));
         return out;
     }
-    out.documents.push(Document {
-        id: display.to_string(),
-        domain: domain.to_string(),
-        title: choose_title(path, &extracted),
-        text: extracted.text,
-        lang: None,
-        classification: defaults.classification,
-        metadata: defaults.metadata.clone(),
-        location: None,
-        sections: Vec::new(),
-        source: SourceRef {
-            path: display.to_string(),
-            line: None,
-            // Decoded from a binary format: not a verbatim slice of the file.
-            text_offset: None,
-        },
-    });
+    let title = choose_title(path, &extracted);
+    // Decoded from a binary format: not a verbatim slice of the file.
+    out.documents.push(super::file_document(
+        display,
+        domain,
+        title,
+        extracted.text,
+        defaults,
+        None,
+    ));
     out
 }
 

@@ -46,6 +46,34 @@ pub fn issue(display: &str, line: Option<usize>, message: impl Into<String>) -> 
     }
 }
 
+/// A whole file as one document under the folder defaults. `text_offset` is where the text
+/// starts in the file when it is a verbatim slice of it, `None` when it was decoded.
+pub fn file_document(
+    display: &str,
+    domain: &str,
+    title: String,
+    text: String,
+    defaults: &zhiku_core::LoadDefaults,
+    text_offset: Option<usize>,
+) -> zhiku_core::Document {
+    zhiku_core::Document {
+        id: display.to_string(),
+        domain: domain.to_string(),
+        title,
+        text,
+        lang: None,
+        classification: defaults.classification,
+        metadata: defaults.metadata.clone(),
+        location: None,
+        sections: Vec::new(),
+        source: zhiku_core::SourceRef {
+            path: display.to_string(),
+            line: None,
+            text_offset,
+        },
+    }
+}
+
 /// Lower-case file extension.
 pub fn extension(path: &Path) -> String {
     path.extension()

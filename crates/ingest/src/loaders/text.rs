@@ -1,9 +1,9 @@
 use std::path::Path;
 
-use zhiku_core::{Document, LoadDefaults, LoadedFile, SourceRef};
+use zhiku_core::{LoadDefaults, LoadedFile};
 
 use super::markdown::file_stem;
-use super::{issue, read_utf8};
+use super::{file_document, issue, read_utf8};
 
 /// A plain text file → one document; a short first line is taken as the title.
 pub fn load_text(path: &Path, display: &str, domain: &str, defaults: &LoadDefaults) -> LoadedFile {
@@ -26,21 +26,13 @@ pub fn load_text(path: &Path, display: &str, domain: &str, defaults: &LoadDefaul
     } else {
         file_stem(path)
     };
-    out.documents.push(Document {
-        id: display.to_string(),
-        domain: domain.to_string(),
+    out.documents.push(file_document(
+        display,
+        domain,
         title,
         text,
-        lang: None,
-        classification: defaults.classification,
-        metadata: defaults.metadata.clone(),
-        location: None,
-        sections: Vec::new(),
-        source: SourceRef {
-            path: display.to_string(),
-            line: None,
-            text_offset: Some(0),
-        },
-    });
+        defaults,
+        Some(0),
+    ));
     out
 }
