@@ -2,6 +2,7 @@
 //! engine and prints; everything else lives in the library crates.
 
 mod app;
+mod ask;
 mod bench;
 mod domains;
 mod eval;
@@ -46,6 +47,8 @@ enum Command {
         #[arg(long)]
         strict: bool,
     },
+    /// Answer a question from the indexes, citing its sources (extractive for now).
+    Ask(ask::AskArgs),
     /// Search the indexes and print hits with their sources.
     Search(search::SearchArgs),
     /// Evaluate retrieval on a BEIR-style folder (corpus.jsonl, queries.jsonl, qrels.tsv).
@@ -115,6 +118,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             })
         }
         Command::Search(args) => search::run(config, args).await,
+        Command::Ask(args) => ask::run(config, args).await,
         Command::Eval(args) => eval::run(config, args).await,
         Command::Bench(args) => bench::run(config, args).await,
         Command::Stats { ids } => app::stats(&config, ids).await,

@@ -7,16 +7,12 @@ use zhiku_core::{Classification, Config, GeoRadius, Hit, RetrievalMode, SearchFi
 
 use crate::app::App;
 
+/// Who is asking and what they may see: shared by `search` and `ask`.
 #[derive(Args)]
-pub struct SearchArgs {
-    pub query: String,
+pub struct FilterArgs {
     /// Restrict to a domain (repeatable).
     #[arg(long)]
     pub domain: Vec<String>,
-    #[arg(long, default_value = "hybrid")]
-    pub mode: RetrievalMode,
-    #[arg(short, long, default_value_t = 5)]
-    pub k: usize,
     /// Metadata filter key=value (repeatable; values of one key are OR-ed, keys AND-ed).
     #[arg(long = "filter", short = 'f')]
     pub filters: Vec<String>,
@@ -29,6 +25,17 @@ pub struct SearchArgs {
     /// Latitude,longitude for a distance filter.
     #[arg(long, value_parser = parse_point)]
     pub near: Option<(f64, f64)>,
+}
+
+#[derive(Args)]
+pub struct SearchArgs {
+    pub query: String,
+    #[command(flatten)]
+    pub filter: FilterArgs,
+    #[arg(long, default_value = "hybrid")]
+    pub mode: RetrievalMode,
+    #[arg(short, long, default_value_t = 5)]
+    pub k: usize,
     /// Print hits as JSON.
     #[arg(long)]
     pub json: bool,
@@ -44,7 +51,7 @@ fn parse_point(s: &str) -> Result<(f64, f64), String> {
     Ok((lat, lon))
 }
 
-pub fn filter_from(args: &SearchArgs) -> anyhow::Result<SearchFilter> {
+pub fn filter_from(args: &FilterArgs) -> anyhow::Result<SearchFilter> {
     let mut filter = SearchFilter {
         domains: args.domain.clone(),
         clearance: args.clearance,
@@ -65,7 +72,7 @@ pub fn filter_from(args: &SearchArgs) -> anyhow::Result<SearchFilter> {
 
 pub async fn run(config: Config, args: SearchArgs) -> anyhow::Result<ExitCode> {
     zhiku_core::validate_query(&args.query, config.retrieval.max_query_chars)?;
-    let filter = filter_from(&args)?;
+    let filter = filter_from(&args.filter)?;
     let app = App::open(config).await?;
     for d in &filter.domains {
         app.registry.get(d)?;

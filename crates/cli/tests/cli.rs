@@ -259,3 +259,35 @@ fn eval_prints_the_agreed_json_keys() {
         text(&out.stderr)
     );
 }
+
+#[test]
+fn ask_answers_extractively_with_checked_citations() {
+    let work = tempfile::tempdir().unwrap();
+    let mini = fixtures().join("mini");
+    assert!(run(work.path(), &["ingest", mini.to_str().unwrap()])
+        .status
+        .success());
+    let out = run(work.path(), &["ask", "故宫始建于哪一年？"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains("抽取式回答"), "{stdout}");
+    assert!(
+        stdout.contains("1406") && stdout.contains("[1]"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("forbidden-city.md (file bytes"), "{stdout}");
+
+    let out = run(
+        work.path(),
+        &["ask", "What limits the rate of photosynthesis?", "--json"],
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["mode"], "extractive");
+    assert_eq!(v["citations"][0]["doc_id"], "mini-photosynthesis");
+    assert!(
+        v["text"].as_str().unwrap().contains("light intensity"),
+        "{v}"
+    );
+    let out = run(work.path(), &["ask", ""]);
+    assert!(text(&out.stderr).contains("query is empty"));
+}

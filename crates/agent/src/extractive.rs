@@ -1,0 +1,124 @@
+//! The extractive answerer: with no large model (or when it fails), answer with the
+//! sentences of the top passages that share most with the question, each cited, and say so.
+
+use zhiku_core::Hit;
+
+use crate::citations::check_citations;
+use crate::lang::{detect_language, terms, Language};
+use crate::{Answer, AnswerMode};
+
+#[derive(Debug, Clone, Copy)]
+pub struct ExtractiveOptions {
+    /// Passages considered (the first ones, in retrieval order).
+    pub passages: usize,
+    /// Sentences in the answer.
+    pub sentences: usize,
+}
+
+impl Default for ExtractiveOptions {
+    fn default() -> Self {
+        Self {
+            passages: 3,
+            sentences: 3,
+        }
+    }
+}
+
+/// Sentences of a passage, with their text trimmed; Chinese and English end marks.
+fn sentences(text: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let mut start = 0;
+    for (i, c) in text.char_indices() {
+        let end = i + c.len_utf8();
+        let boundary = matches!(c, '。' | '！' | '？' | '\n')
+            || (matches!(c, '.' | '!' | '?') && text[end..].starts_with(char::is_whitespace));
+        if boundary {
+            out.push(text[start..end].trim());
+            start = end;
+        }
+    }
+    out.push(text[start..].trim());
+    out.retain(|s| s.chars().filter(|c| c.is_alphanumeric()).count() >= 4 && !s.starts_with('#'));
+    out
+}
+
+/// English function words that say nothing about where an answer is.
+const STOPWORDS: &[&str] = &[
+    "the", "of", "and", "or", "to", "in", "on", "at", "for", "is", "are", "was", "were", "be",
+    "by", "with", "what", "which", "who", "whom", "when", "where", "why", "how", "does", "do",
+    "did", "it", "its", "an", "as", "from", "that", "this", "there", "can", "should", "about",
+];
+
+fn notice(lang: Language) -> String {
+    match lang {
+        Language::Chinese => "（抽取式回答：未配置大模型，以下句子摘自检索到的资料。）".into(),
+        Language::English => "(Extractive answer: no language model is configured; these sentences are quoted from the retrieved sources.)".into(),
+    }
+}
+
+fn nothing_found(lang: Language) -> String {
+    match lang {
+        Language::Chinese => "资料中没有找到能回答这个问题的内容。".into(),
+        Language::English => "The sources do not contain an answer to this question.".into(),
+    }
+}
+
+/// Builds the answer from `hits` (best first).
+pub fn extractive_answer(question: &str, hits: &[Hit], opts: ExtractiveOptions) -> Answer {
+    let lang = detect_language(question);
+    let q: Vec<String> = terms(question)
+        .into_iter()
+        .filter(|t| !STOPWORDS.contains(&t.as_str()))
+        .collect();
+    let candidates: Vec<(usize, usize, &str, Vec<String>)> = hits
+        .iter()
+        .take(opts.passages)
+        .enumerate()
+        .flat_map(|(p, hit)| {
+            sentences(&hit.chunk.text)
+                .into_iter()
+                .enumerate()
+                .map(move |(s, sentence)| (p, s, sentence, terms(sentence)))
+        })
+        .collect();
+    // A question term found in few sentences says more than one found in all of them (the
+    // name of the place every sentence is about).
+    let rarity =
+        |t: &String| 1.0 / candidates.iter().filter(|c| c.3.contains(t)).count().max(1) as f32;
+    let mut scored: Vec<(f32, usize, usize, &str)> = Vec::new();
+    for (p, s, sentence, st) in &candidates {
+        let weight: f32 = q.iter().filter(|t| st.contains(t)).map(rarity).sum();
+        if weight == 0.0 {
+            continue;
+        }
+        // Prefer focused sentences and better-ranked passages.
+        let score = weight / (st.len() as f32 + 4.0).sqrt() - 0.01 * *p as f32;
+        scored.push((score, *p, *s, sentence));
+    }
+    scored.sort_by(|a, b| b.0.total_cmp(&a.0));
+    scored.truncate(opts.sentences);
+    // Read in passage order, as the sources tell it.
+    scored.sort_by_key(|&(_, p, s, _)| (p, s));
+    if scored.is_empty() {
+        return Answer {
+            text: nothing_found(lang),
+            citations: Vec::new(),
+            mode: AnswerMode::Extractive,
+            notice: Some(notice(lang)),
+            abstained: true,
+        };
+    }
+    let sep = if lang == Language::Chinese { "" } else { " " };
+    let body: Vec<String> = scored
+        .iter()
+        .map(|(_, p, _, s)| format!("{s}[{}]", p + 1))
+        .collect();
+    let checked = check_citations(&body.join(sep), hits);
+    Answer {
+        text: checked.text,
+        citations: checked.citations,
+        mode: AnswerMode::Extractive,
+        notice: Some(notice(lang)),
+        abstained: false,
+    }
+}

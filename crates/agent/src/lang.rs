@@ -1,0 +1,63 @@
+/// The language to answer in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Language {
+    Chinese,
+    English,
+}
+
+fn is_cjk(c: char) -> bool {
+    matches!(c as u32, 0x3400..=0x4DBF | 0x4E00..=0x9FFF | 0xF900..=0xFAFF | 0x20000..=0x2FA1F)
+}
+
+/// Chinese if the question has any Chinese characters (a Chinese question with an English
+/// term is still a Chinese question), English otherwise.
+pub fn detect_language(text: &str) -> Language {
+    if text.chars().any(is_cjk) {
+        Language::Chinese
+    } else {
+        Language::English
+    }
+}
+
+/// Lower-cased words (ASCII letters/digits, 2+ chars) and CJK character bigrams.
+pub(crate) fn terms(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut word = String::new();
+    let mut prev_cjk: Option<char> = None;
+    for c in text.chars() {
+        if c.is_ascii_alphanumeric() {
+            word.push(c.to_ascii_lowercase());
+        } else if word.len() >= 2 {
+            out.push(std::mem::take(&mut word));
+        } else {
+            word.clear();
+        }
+        if is_cjk(c) {
+            if let Some(p) = prev_cjk {
+                out.push(format!("{p}{c}"));
+            }
+            prev_cjk = Some(c);
+        } else {
+            prev_cjk = None;
+        }
+    }
+    if word.len() >= 2 {
+        out.push(word);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn language_and_terms() {
+        assert_eq!(detect_language("故宫 opening hours?"), Language::Chinese);
+        assert_eq!(detect_language("When was it built?"), Language::English);
+        assert_eq!(
+            terms("故宫始建 in 1406, a"),
+            vec!["故宫", "宫始", "始建", "in", "1406"]
+        );
+    }
+}
