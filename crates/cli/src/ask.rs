@@ -7,8 +7,7 @@ use clap::Args;
 use zhiku_agent::{extractive_answer, ExtractiveOptions};
 use zhiku_core::{Config, RetrievalMode};
 
-use crate::app::App;
-use crate::search::{filter_from, FilterArgs};
+use crate::search::{open_for, FilterArgs};
 
 #[derive(Args)]
 pub struct AskArgs {
@@ -24,12 +23,7 @@ pub struct AskArgs {
 }
 
 pub async fn run(config: Config, args: AskArgs) -> anyhow::Result<ExitCode> {
-    zhiku_core::validate_query(&args.question, config.retrieval.max_query_chars)?;
-    let filter = filter_from(&args.filter)?;
-    let app = App::open(config).await?;
-    for d in &filter.domains {
-        app.registry.get(d)?;
-    }
+    let (app, filter) = open_for(config, &args.question, &args.filter).await?;
     let results = app
         .retriever()
         .search(&args.question, &filter, args.k, RetrievalMode::Hybrid)

@@ -70,13 +70,23 @@ pub fn filter_from(args: &FilterArgs) -> anyhow::Result<SearchFilter> {
     Ok(filter)
 }
 
-pub async fn run(config: Config, args: SearchArgs) -> anyhow::Result<ExitCode> {
-    zhiku_core::validate_query(&args.query, config.retrieval.max_query_chars)?;
-    let filter = filter_from(&args.filter)?;
+/// Checks the query and the filter before the (slow) model load, then opens the engine.
+pub async fn open_for(
+    config: Config,
+    query: &str,
+    args: &FilterArgs,
+) -> anyhow::Result<(App, SearchFilter)> {
+    zhiku_core::validate_query(query, config.retrieval.max_query_chars)?;
+    let filter = filter_from(args)?;
     let app = App::open(config).await?;
     for d in &filter.domains {
         app.registry.get(d)?;
     }
+    Ok((app, filter))
+}
+
+pub async fn run(config: Config, args: SearchArgs) -> anyhow::Result<ExitCode> {
+    let (app, filter) = open_for(config, &args.query, &args.filter).await?;
     let results = app
         .retriever()
         .search(&args.query, &filter, args.k, args.mode)
