@@ -175,6 +175,17 @@ pub struct EvalOutcome {
     pub corpus: usize,
     pub queries: usize,
     pub modes: BTreeMap<&'static str, ModeFigures>,
+    /// The extractive answerer on the hybrid hits, over queries with gold answers.
+    pub extractive: ExtractiveFigures,
+}
+
+#[derive(Debug, Default, Clone, serde::Serialize)]
+pub struct ExtractiveFigures {
+    /// Fraction of answers that contain a gold answer string.
+    pub answer_hit: f64,
+    /// Fraction of answers that said the sources do not answer.
+    pub abstained: f64,
+    pub queries: usize,
 }
 
 pub async fn evaluate(config: Config, args: &EvalArgs) -> anyhow::Result<EvalOutcome> {
@@ -210,6 +221,7 @@ pub async fn evaluate(config: Config, args: &EvalArgs) -> anyhow::Result<EvalOut
         ..Default::default()
     };
     let mut modes = BTreeMap::new();
+    let mut extractive = ExtractiveFigures::default();
     for mode in RetrievalMode::ALL {
         let mut f = ModeFigures::default();
         let mut latencies = Vec::with_capacity(queries.len());
@@ -238,6 +250,14 @@ pub async fn evaluate(config: Config, args: &EvalArgs) -> anyhow::Result<EvalOut
                     .clone()
                     .any(|h| q.answers.iter().any(|a| h.chunk.text.contains(a.as_str())));
                 f.answer_hit_5 += f64::from(found);
+                if mode == RetrievalMode::Hybrid {
+                    let answer =
+                        zhiku_agent::extractive_answer(&q.text, &results.hits, Default::default());
+                    extractive.queries += 1;
+                    extractive.abstained += f64::from(answer.abstained);
+                    extractive.answer_hit +=
+                        f64::from(q.answers.iter().any(|a| answer.text.contains(a.as_str())));
+                }
             }
         }
         let n = queries.len().max(1) as f64;
@@ -257,18 +277,21 @@ pub async fn evaluate(config: Config, args: &EvalArgs) -> anyhow::Result<EvalOut
         f.latency_ms_p99 = percentile(&latencies, 99.0);
         modes.insert(mode.as_str(), f);
     }
+    let n = extractive.queries.max(1) as f64;
+    extractive.answer_hit /= n;
+    extractive.abstained /= n;
     Ok(EvalOutcome {
         corpus: report.documents,
         queries: queries.len(),
         modes,
+        extractive,
     })
 }
 
 pub async fn run(config: Config, args: EvalArgs) -> anyhow::Result<ExitCode> {
     let out = evaluate(config, &args).await?;
     if args.json {
-        let json =
-            serde_json::json!({"corpus": out.corpus, "queries": out.queries, "modes": out.modes});
+        let json = serde_json::json!({"corpus": out.corpus, "queries": out.queries, "modes": out.modes, "extractive": out.extractive});
         println!("{}", serde_json::to_string_pretty(&json)?);
         return Ok(ExitCode::SUCCESS);
     }
@@ -296,6 +319,11 @@ pub async fn run(config: Config, args: EvalArgs) -> anyhow::Result<ExitCode> {
             f.latency_ms_p99
         );
     }
+    let e = &out.extractive;
+    println!(
+        "extractive answer (hybrid hits, {} queries with gold answers): contains a gold answer {:.3}, abstained {:.3}",
+        e.queries, e.answer_hit, e.abstained
+    );
     Ok(ExitCode::SUCCESS)
 }
 

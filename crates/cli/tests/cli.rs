@@ -251,6 +251,9 @@ fn eval_prints_the_agreed_json_keys() {
         assert!(m["recall@1"].as_f64().unwrap() <= 0.9 + 1e-9, "{m}");
         assert!(m["hit@10"].as_f64().unwrap() >= 0.8, "{mode}: {m}");
     }
+    let e = &v["extractive"];
+    assert_eq!(e["queries"], 4, "queries with gold answers: {e}");
+    assert!(e["answer_hit"].as_f64().unwrap() >= 0.5, "{e}");
     // The second run reuses the cached scratch index: nothing is embedded again.
     let out = run(work.path(), &["eval", dir.to_str().unwrap(), "--json"]);
     assert!(
