@@ -42,6 +42,18 @@ impl App {
         })
     }
 
+    /// A retriever with the settings of the one domain a filter restricts to, if any.
+    pub fn retriever_for(&self, filter: &zhiku_core::SearchFilter) -> HybridRetriever {
+        let cfg = match filter.domains.as_slice() {
+            [only] => match self.registry.get(only) {
+                Ok(domain) => domain.retrieval().apply(&self.config.retrieval),
+                Err(_) => self.config.retrieval.clone(),
+            },
+            _ => self.config.retrieval.clone(),
+        };
+        HybridRetriever::new(self.indexes.clone(), Arc::clone(&self.embedder), cfg)
+    }
+
     pub fn retriever(&self) -> HybridRetriever {
         HybridRetriever::new(
             self.indexes.clone(),

@@ -25,7 +25,7 @@ pub struct AskArgs {
 pub async fn run(config: Config, args: AskArgs) -> anyhow::Result<ExitCode> {
     let (app, filter) = open_for(config, &args.question, &args.filter).await?;
     let results = app
-        .retriever()
+        .retriever_for(&filter)
         .search(&args.question, &filter, args.k, RetrievalMode::Hybrid)
         .await?;
     let answer = extractive_answer(&args.question, &results.hits, ExtractiveOptions::default());

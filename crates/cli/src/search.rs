@@ -88,7 +88,7 @@ pub async fn open_for(
 pub async fn run(config: Config, args: SearchArgs) -> anyhow::Result<ExitCode> {
     let (app, filter) = open_for(config, &args.query, &args.filter).await?;
     let results = app
-        .retriever()
+        .retriever_for(&filter)
         .search(&args.query, &filter, args.k, args.mode)
         .await?;
     if args.json {

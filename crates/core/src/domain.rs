@@ -51,6 +51,28 @@ pub struct LoadedFile {
     pub issues: Vec<LoadIssue>,
 }
 
+/// Retrieval settings a domain prefers for searches restricted to it (unset: the
+/// configuration's own).
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct DomainRetrieval {
+    pub bm25_weight: Option<f32>,
+    pub dense_weight: Option<f32>,
+}
+
+impl DomainRetrieval {
+    /// The configuration with this domain's preferences applied.
+    pub fn apply(&self, cfg: &crate::RetrievalConfig) -> crate::RetrievalConfig {
+        let mut out = cfg.clone();
+        if let Some(w) = self.bm25_weight {
+            out.bm25_weight = w;
+        }
+        if let Some(w) = self.dense_weight {
+            out.dense_weight = w;
+        }
+        out
+    }
+}
+
 /// A subject area (education, medicine, culture…) as a plug-in: it owns its file formats,
 /// record schemas, filterable metadata and how a record becomes citable text. Retrieval and
 /// the agent only ever see the [`Document`]s it produces, so adding a domain is one crate
@@ -66,6 +88,10 @@ pub trait Domain: Send + Sync {
     /// Reads one file. `display_path` is the path to report and to store as the source;
     /// `defaults` apply to documents that do not state their own level or metadata.
     fn load(&self, path: &Path, display_path: &str, defaults: &LoadDefaults) -> LoadedFile;
+    /// Retrieval settings for searches restricted to this domain.
+    fn retrieval(&self) -> DomainRetrieval {
+        DomainRetrieval::default()
+    }
 }
 
 /// The registered domains, looked up by name.
@@ -99,5 +125,23 @@ impl DomainRegistry {
 
     pub fn iter(&self) -> impl Iterator<Item = &dyn Domain> {
         self.domains.iter().map(|d| d.as_ref())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn domain_retrieval_overrides_only_what_it_sets() {
+        let base = crate::RetrievalConfig::default();
+        let out = DomainRetrieval {
+            bm25_weight: None,
+            dense_weight: Some(2.0),
+        }
+        .apply(&base);
+        assert_eq!(out.dense_weight, 2.0);
+        assert_eq!(out.bm25_weight, base.bm25_weight);
+        assert_eq!(out.rrf_k, base.rrf_k);
     }
 }

@@ -16,7 +16,9 @@ pub use classification::Classification;
 pub use config::{
     default_home, Config, EmbeddingConfig, IngestConfig, QdrantConfig, RetrievalConfig,
 };
-pub use domain::{Domain, DomainRegistry, FilterField, LoadDefaults, LoadIssue, LoadedFile};
+pub use domain::{
+    Domain, DomainRegistry, DomainRetrieval, FilterField, LoadDefaults, LoadIssue, LoadedFile,
+};
 pub use error::CoreError;
 pub use filter::{haversine_m, GeoRadius, SearchFilter};
 pub use model::{

@@ -13,8 +13,8 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use zhiku_core::{
-    Classification, Document, Domain, FilterField, LoadDefaults, LoadIssue, LoadedFile, Section,
-    SourceRef,
+    Classification, Document, Domain, DomainRetrieval, FilterField, LoadDefaults, LoadIssue,
+    LoadedFile, Section, SourceRef,
 };
 use zhiku_ingest::loaders::{extension, issue, load_markdown, load_pdf, read_records, scalar_text};
 
@@ -205,6 +205,16 @@ impl Domain for MedicineDomain {
             "md" | "markdown" | "pdf" | "jsonl"
         )
     }
+    /// Clinical questions are paraphrases of guideline wording more often than they share its
+    /// terms: the dense leg counts more (on the medicine dev set, nDCG@10 0.759 at 1.3, 0.764
+    /// at 2.0).
+    fn retrieval(&self) -> DomainRetrieval {
+        DomainRetrieval {
+            bm25_weight: None,
+            dense_weight: Some(2.0),
+        }
+    }
+
     fn load(&self, path: &Path, display: &str, defaults: &LoadDefaults) -> LoadedFile {
         if extension(path) == "jsonl" {
             let (records, mut issues) = read_records(path, display);
