@@ -73,6 +73,16 @@ impl DomainRetrieval {
     }
 }
 
+impl LoadedFile {
+    /// A file that could not be read at all: no documents, one issue.
+    pub fn failed(issue: LoadIssue) -> Self {
+        Self {
+            documents: Vec::new(),
+            issues: vec![issue],
+        }
+    }
+}
+
 /// A subject area (education, medicine, culture…) as a plug-in: it owns its file formats,
 /// record schemas, filterable metadata and how a record becomes citable text. Retrieval and
 /// the agent only ever see the [`Document`]s it produces, so adding a domain is one crate

@@ -271,7 +271,14 @@ impl KeywordIndex {
         clauses.push((Occur::Must, Box::new(BooleanQuery::new(should))));
         let query = BooleanQuery::new(clauses);
         let searcher = self.reader.searcher();
-        let top = searcher.search(&query, &TopDocs::with_limit(k.max(1)).order_by_score())?;
+        // The geo filter is a bounding box here, trimmed to the circle below: fetch enough
+        // that the trimming does not leave fewer than k.
+        let fetch = if filter.geo.is_some() {
+            k.max(1) * 4
+        } else {
+            k.max(1)
+        };
+        let top = searcher.search(&query, &TopDocs::with_limit(fetch).order_by_score())?;
         let mut out = Vec::with_capacity(top.len());
         for (score, addr) in top {
             let doc: TantivyDocument = searcher.doc(addr)?;
@@ -287,6 +294,9 @@ impl KeywordIndex {
                 }
             }
             out.push((chunk, score));
+            if out.len() == k.max(1) {
+                break;
+            }
         }
         Ok(out)
     }

@@ -644,10 +644,7 @@ pub(super) fn load_extracted(
     let mut out = LoadedFile::default();
     let extracted = match extract(path) {
         Ok(x) => x,
-        Err(message) => {
-            out.issues.push(issue(display, None, message));
-            return out;
-        }
+        Err(message) => return LoadedFile::failed(issue(display, None, message)),
     };
     if extracted.text.trim().is_empty() {
         out.issues

@@ -97,11 +97,8 @@ pub fn load_markdown(
 ) -> LoadedFile {
     let mut out = LoadedFile::default();
     let text = match read_utf8(path, display) {
-        Ok(t) => t,
-        Err(e) => {
-            out.issues.push(e);
-            return out;
-        }
+        Ok(x) => x,
+        Err(e) => return LoadedFile::failed(e),
     };
     let (fm, body_start) = match split_front_matter(&text) {
         Ok(x) => x,

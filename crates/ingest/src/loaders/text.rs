@@ -9,11 +9,8 @@ use super::{file_document, issue, read_utf8};
 pub fn load_text(path: &Path, display: &str, domain: &str, defaults: &LoadDefaults) -> LoadedFile {
     let mut out = LoadedFile::default();
     let text = match read_utf8(path, display) {
-        Ok(t) => t,
-        Err(e) => {
-            out.issues.push(e);
-            return out;
-        }
+        Ok(x) => x,
+        Err(e) => return LoadedFile::failed(e),
     };
     if text.trim().is_empty() {
         out.issues
