@@ -8,6 +8,7 @@
 mod citations;
 mod extractive;
 mod lang;
+pub mod llm;
 
 pub use citations::{check_citations, CheckedAnswer, Citation};
 pub use extractive::{extractive_answer, ExtractiveOptions};

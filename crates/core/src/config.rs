@@ -15,6 +15,8 @@ pub struct Config {
     pub ingest: IngestConfig,
     pub retrieval: RetrievalConfig,
     pub qdrant: QdrantConfig,
+    pub llm: LlmConfig,
+    pub agent: AgentConfig,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -66,6 +68,55 @@ pub struct QdrantConfig {
     pub api_key_env: String,
 }
 
+/// The large model behind the answers: any OpenAI-compatible chat-completions endpoint
+/// (DeepSeek, Qwen, GLM, Moonshot, OpenAI, vLLM, Ollama, llama.cpp). Empty `base_url`: no
+/// model, answers are extractive.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LlmConfig {
+    /// e.g. `https://api.deepseek.com/v1` or `http://localhost:11434/v1` (`ZHIKU_LLM_URL`).
+    pub base_url: String,
+    /// Model name sent with each request (`ZHIKU_LLM_MODEL`).
+    pub model: String,
+    /// Name of the environment variable holding the API key, never the key itself
+    /// (`ZHIKU_LLM_KEY_ENV`). Empty: no `Authorization` header (local servers).
+    pub api_key_env: String,
+    /// Whether answers are streamed (server-sent events) or fetched whole.
+    pub stream: bool,
+    pub connect_timeout_ms: u64,
+    /// From sending the request to the first token of the answer.
+    pub first_token_timeout_ms: u64,
+    /// The whole answer.
+    pub total_timeout_ms: u64,
+    /// Retries on 429, 5xx, refused connections and timeouts, before any token was shown.
+    pub max_retries: u32,
+    /// First backoff; doubles per retry, with jitter, unless the server sends `Retry-After`.
+    pub backoff_ms: u64,
+    /// The model's context window in tokens; the prompt plus `max_answer_tokens` stays
+    /// within it.
+    pub context_tokens: usize,
+    pub max_answer_tokens: usize,
+    pub temperature: f32,
+}
+
+/// How the agent answers, whatever the model.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AgentConfig {
+    /// Folder of prompt templates (`ZHIKU_PROMPTS_DIR`); empty: `prompts/` if it exists,
+    /// else the copies built into the binary.
+    pub prompts_dir: PathBuf,
+    /// Passages retrieved and given to the model.
+    pub passages: usize,
+    /// Abstain when the best passage's dense similarity is below this…
+    pub min_dense_score: f32,
+    /// …or when the top passages share less than this share of the question's weighted terms.
+    pub min_term_coverage: f32,
+    /// Turns kept per conversation, and conversations kept in memory.
+    pub history_turns: usize,
+    pub max_conversations: usize,
+}
+
 /// The folder where `deploy/models/fetch.sh` puts the model and ONNX Runtime by default.
 pub fn default_home() -> PathBuf {
     if let Some(h) = std::env::var_os("ZHIKU_HOME") {
@@ -86,6 +137,48 @@ impl Default for Config {
             ingest: IngestConfig::default(),
             retrieval: RetrievalConfig::default(),
             qdrant: QdrantConfig::default(),
+            llm: LlmConfig::default(),
+            agent: AgentConfig::default(),
+        }
+    }
+}
+
+impl Default for LlmConfig {
+    fn default() -> Self {
+        Self {
+            base_url: String::new(),
+            model: String::new(),
+            api_key_env: String::new(),
+            stream: true,
+            connect_timeout_ms: 5_000,
+            first_token_timeout_ms: 30_000,
+            total_timeout_ms: 120_000,
+            max_retries: 2,
+            backoff_ms: 500,
+            context_tokens: 8_192,
+            max_answer_tokens: 1_024,
+            temperature: 0.1,
+        }
+    }
+}
+
+impl LlmConfig {
+    /// Whether a model is configured at all.
+    pub fn enabled(&self) -> bool {
+        !self.base_url.trim().is_empty()
+    }
+}
+
+impl Default for AgentConfig {
+    fn default() -> Self {
+        Self {
+            prompts_dir: PathBuf::new(),
+            passages: 5,
+            // Calibrated on the three dev sets (docs/evaluation.md, "Abstention").
+            min_dense_score: 0.0,
+            min_term_coverage: 0.0,
+            history_turns: 6,
+            max_conversations: 1_000,
         }
     }
 }
@@ -173,6 +266,18 @@ impl Config {
                 message: format!("{e}"),
             })?;
         }
+        if let Some(v) = non_empty("ZHIKU_LLM_URL") {
+            self.llm.base_url = v;
+        }
+        if let Some(v) = non_empty("ZHIKU_LLM_MODEL") {
+            self.llm.model = v;
+        }
+        if let Some(v) = non_empty("ZHIKU_LLM_KEY_ENV") {
+            self.llm.api_key_env = v;
+        }
+        if let Some(v) = non_empty("ZHIKU_PROMPTS_DIR") {
+            self.agent.prompts_dir = v.into();
+        }
         if self.qdrant.collection.is_empty() {
             self.qdrant.collection = "zhiku".into();
         }
@@ -202,6 +307,21 @@ impl Config {
         if i.overlap_tokens >= i.chunk_min_tokens {
             return Err(bad(
                 "ingest.overlap_tokens must be below chunk_min_tokens".into()
+            ));
+        }
+        if self.llm.enabled() && self.llm.model.trim().is_empty() {
+            return Err(bad(
+                "llm.model must be set when llm.base_url is (ZHIKU_LLM_MODEL)".into(),
+            ));
+        }
+        if self.llm.max_answer_tokens * 2 > self.llm.context_tokens {
+            return Err(bad(
+                "llm.max_answer_tokens must be at most half of llm.context_tokens".into(),
+            ));
+        }
+        if self.agent.passages == 0 || self.agent.history_turns == 0 {
+            return Err(bad(
+                "agent.passages and agent.history_turns must be positive".into(),
             ));
         }
         if self.embedding.batch_size == 0 || self.retrieval.candidates == 0 {

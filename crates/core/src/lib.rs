@@ -14,7 +14,8 @@ mod model;
 
 pub use classification::Classification;
 pub use config::{
-    default_home, Config, EmbeddingConfig, IngestConfig, QdrantConfig, RetrievalConfig,
+    default_home, AgentConfig, Config, EmbeddingConfig, IngestConfig, LlmConfig, QdrantConfig,
+    RetrievalConfig,
 };
 pub use domain::{
     Domain, DomainRegistry, DomainRetrieval, FilterField, LoadDefaults, LoadIssue, LoadedFile,

@@ -1,0 +1,331 @@
+//! Test-only stand-ins for services on the internet, as real local servers speaking the real
+//! protocol: [`FakeLlm`] is an OpenAI-compatible chat-completions endpoint on a loopback
+//! port whose replies are scripted one request at a time, failures included (429 with
+//! `Retry-After`, 500, stalls, connections dropped mid-stream, malformed events, bytes that
+//! are not UTF-8). It records every request so tests can check what was sent.
+//!
+//! It is written over raw TCP rather than an HTTP framework so that it can misbehave exactly
+//! as a broken upstream does. Production code never depends on this crate.
+
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::{TcpListener, TcpStream};
+
+/// How the server answers one request.
+#[derive(Debug, Clone)]
+pub enum Reply {
+    /// A normal streamed answer: one SSE chunk per piece, then `data: [DONE]`.
+    Stream(Vec<String>),
+    /// A normal whole answer (`"stream": false`).
+    Whole(String),
+    /// Whatever the request asks for: streamed or whole, with this text.
+    Text(String),
+    /// An error status with an OpenAI-style error body and an optional `Retry-After`.
+    Status {
+        code: u16,
+        retry_after: Option<String>,
+    },
+    /// Stream headers, then silence for this long.
+    Stall(Duration),
+    /// Some chunks, then the connection is closed without the chunked terminator.
+    DropAfter(Vec<String>),
+    /// A streamed answer with a line that is not a chat-completions chunk among the pieces.
+    MalformedLine(Vec<String>),
+    /// A streamed answer whose content bytes are not UTF-8.
+    BadUtf8,
+    /// A streamed answer with no content at all.
+    Empty,
+}
+
+/// One request as received.
+#[derive(Debug, Clone)]
+pub struct Received {
+    pub path: String,
+    pub authorization: Option<String>,
+    pub body: serde_json::Value,
+}
+
+impl Received {
+    /// All message contents of a chat request, joined.
+    pub fn messages(&self) -> Vec<(String, String)> {
+        self.body["messages"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .map(|m| {
+                        (
+                            m["role"].as_str().unwrap_or("").to_string(),
+                            m["content"].as_str().unwrap_or("").to_string(),
+                        )
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+}
+
+#[derive(Default)]
+struct State {
+    script: VecDeque<Reply>,
+    received: Vec<Received>,
+}
+
+/// A scripted OpenAI-compatible server on 127.0.0.1. Stops when dropped.
+pub struct FakeLlm {
+    addr: SocketAddr,
+    state: Arc<Mutex<State>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl FakeLlm {
+    /// Starts the server; requests get the replies in order (a request beyond the script gets
+    /// a 500 saying so).
+    pub async fn start(script: Vec<Reply>) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind loopback");
+        let addr = listener.local_addr().expect("local addr");
+        let state = Arc::new(Mutex::new(State {
+            script: script.into(),
+            received: Vec::new(),
+        }));
+        let st = state.clone();
+        let task = tokio::spawn(async move {
+            while let Ok((sock, _)) = listener.accept().await {
+                let st = st.clone();
+                tokio::spawn(async move {
+                    let _ = serve(sock, st).await;
+                });
+            }
+        });
+        Self { addr, state, task }
+    }
+
+    /// The base URL to configure (`…/v1`).
+    pub fn base_url(&self) -> String {
+        format!("http://{}/v1", self.addr)
+    }
+
+    pub fn received(&self) -> Vec<Received> {
+        self.state.lock().expect("state").received.clone()
+    }
+
+    pub fn push(&self, reply: Reply) {
+        self.state.lock().expect("state").script.push_back(reply);
+    }
+}
+
+impl Drop for FakeLlm {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// An OpenAI streaming chunk carrying `text`.
+pub fn chunk(text: &str) -> String {
+    let v = serde_json::json!({
+        "id": "chatcmpl-test", "object": "chat.completion.chunk", "model": "fake",
+        "choices": [{"index": 0, "delta": {"content": text}, "finish_reason": null}]
+    });
+    format!("data: {v}\n\n")
+}
+
+const FINAL: &str = "data: {\"id\":\"chatcmpl-test\",\"object\":\"chat.completion.chunk\",\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"stop\"}]}\n\ndata: [DONE]\n\n";
+
+async fn serve(sock: TcpStream, state: Arc<Mutex<State>>) -> std::io::Result<()> {
+    let mut reader = BufReader::new(sock);
+    loop {
+        // Request line and headers.
+        let mut line = String::new();
+        if reader.read_line(&mut line).await? == 0 {
+            return Ok(());
+        }
+        let path = line.split_whitespace().nth(1).unwrap_or("").to_string();
+        let mut length = 0usize;
+        let mut authorization = None;
+        loop {
+            let mut h = String::new();
+            reader.read_line(&mut h).await?;
+            let h = h.trim_end();
+            if h.is_empty() {
+                break;
+            }
+            if let Some((k, v)) = h.split_once(':') {
+                match k.trim().to_ascii_lowercase().as_str() {
+                    "content-length" => length = v.trim().parse().unwrap_or(0),
+                    "authorization" => authorization = Some(v.trim().to_string()),
+                    _ => {}
+                }
+            }
+        }
+        let mut body = vec![0; length];
+        reader.read_exact(&mut body).await?;
+        let body: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
+        let stream = body["stream"].as_bool().unwrap_or(false);
+        let reply = {
+            let mut st = state.lock().expect("state");
+            st.received.push(Received {
+                path,
+                authorization,
+                body,
+            });
+            st.script.pop_front()
+        };
+        let sock = reader.get_mut();
+        let keep = respond(sock, reply, stream).await?;
+        if !keep {
+            return Ok(());
+        }
+    }
+}
+
+/// Writes one reply; false when the connection must close afterwards.
+async fn respond(
+    sock: &mut TcpStream,
+    reply: Option<Reply>,
+    stream: bool,
+) -> std::io::Result<bool> {
+    let reply = match reply {
+        Some(Reply::Text(t)) if stream => Reply::Stream(split_pieces(&t)),
+        Some(Reply::Text(t)) => Reply::Whole(t),
+        Some(r) => r,
+        None => {
+            let body = r#"{"error":{"message":"the test script has no reply for this request","type":"server_error"}}"#;
+            write_plain(sock, 500, &[], body).await?;
+            return Ok(true);
+        }
+    };
+    match reply {
+        Reply::Stream(pieces) => {
+            start_sse(sock).await?;
+            for p in pieces {
+                write_chunk(sock, chunk(&p).as_bytes()).await?;
+            }
+            write_chunk(sock, FINAL.as_bytes()).await?;
+            end_chunks(sock).await?;
+        }
+        Reply::Whole(text) => {
+            let v = serde_json::json!({
+                "id": "chatcmpl-test", "object": "chat.completion", "model": "fake",
+                "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
+                "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}
+            });
+            write_plain(sock, 200, &[], &v.to_string()).await?;
+        }
+        Reply::Status { code, retry_after } => {
+            let body = format!(
+                r#"{{"error":{{"message":"scripted failure {code}","type":"server_error","code":{code}}}}}"#
+            );
+            let headers: Vec<(&str, String)> = retry_after
+                .map(|r| vec![("Retry-After", r)])
+                .unwrap_or_default();
+            write_plain(sock, code, &headers, &body).await?;
+        }
+        Reply::Stall(d) => {
+            start_sse(sock).await?;
+            tokio::time::sleep(d).await;
+            return Ok(false);
+        }
+        Reply::DropAfter(pieces) => {
+            start_sse(sock).await?;
+            for p in pieces {
+                write_chunk(sock, chunk(&p).as_bytes()).await?;
+            }
+            sock.flush().await?;
+            // Give the client time to show what it got before the connection goes away.
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            return Ok(false);
+        }
+        Reply::MalformedLine(pieces) => {
+            start_sse(sock).await?;
+            for (i, p) in pieces.iter().enumerate() {
+                if i == 1 {
+                    write_chunk(sock, b"data: {\"choices\": [ this is not json\n\n").await?;
+                }
+                write_chunk(sock, chunk(p).as_bytes()).await?;
+            }
+            write_chunk(sock, FINAL.as_bytes()).await?;
+            end_chunks(sock).await?;
+        }
+        Reply::BadUtf8 => {
+            start_sse(sock).await?;
+            let mut bad = b"data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"".to_vec();
+            bad.extend_from_slice(&[0xff, 0xfe, 0xc3]);
+            bad.extend_from_slice(b"\"},\"finish_reason\":null}]}\n\n");
+            write_chunk(sock, &bad).await?;
+            write_chunk(sock, FINAL.as_bytes()).await?;
+            end_chunks(sock).await?;
+        }
+        Reply::Empty => {
+            start_sse(sock).await?;
+            write_chunk(sock, FINAL.as_bytes()).await?;
+            end_chunks(sock).await?;
+        }
+        Reply::Text(_) => unreachable!("resolved above"),
+    }
+    Ok(true)
+}
+
+/// Splits a text into a few streamed pieces at character boundaries.
+fn split_pieces(text: &str) -> Vec<String> {
+    let chars: Vec<char> = text.chars().collect();
+    chars.chunks(7).map(|c| c.iter().collect()).collect()
+}
+
+async fn write_plain(
+    sock: &mut TcpStream,
+    code: u16,
+    headers: &[(&str, String)],
+    body: &str,
+) -> std::io::Result<()> {
+    let mut head = format!(
+        "HTTP/1.1 {code} {}\r\ncontent-type: application/json\r\ncontent-length: {}\r\n",
+        reason(code),
+        body.len()
+    );
+    for (k, v) in headers {
+        head.push_str(&format!("{k}: {v}\r\n"));
+    }
+    head.push_str("\r\n");
+    sock.write_all(head.as_bytes()).await?;
+    sock.write_all(body.as_bytes()).await?;
+    sock.flush().await
+}
+
+async fn start_sse(sock: &mut TcpStream) -> std::io::Result<()> {
+    sock.write_all(
+        b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ncache-control: no-cache\r\ntransfer-encoding: chunked\r\n\r\n",
+    )
+    .await?;
+    sock.flush().await
+}
+
+async fn write_chunk(sock: &mut TcpStream, data: &[u8]) -> std::io::Result<()> {
+    sock.write_all(format!("{:x}\r\n", data.len()).as_bytes())
+        .await?;
+    sock.write_all(data).await?;
+    sock.write_all(b"\r\n").await?;
+    sock.flush().await
+}
+
+async fn end_chunks(sock: &mut TcpStream) -> std::io::Result<()> {
+    sock.write_all(b"0\r\n\r\n").await?;
+    sock.flush().await
+}
+
+fn reason(code: u16) -> &'static str {
+    match code {
+        200 => "OK",
+        400 => "Bad Request",
+        401 => "Unauthorized",
+        429 => "Too Many Requests",
+        500 => "Internal Server Error",
+        502 => "Bad Gateway",
+        503 => "Service Unavailable",
+        _ => "Status",
+    }
+}
