@@ -1,6 +1,7 @@
 //! Citation markers `[1]`, `[2]`, `[1, 3]` in an answer, checked against the numbered
 //! passages it was given: a marker pointing at no passage is removed and counted, and the
-//! answer carries exactly the sources it cites, each traceable to a byte span.
+//! answer carries exactly the sources it cites, each traceable to a byte span. Works on a
+//! stream: a marker cut across two pieces of a streamed answer is held back until complete.
 
 use serde::Serialize;
 use zhiku_core::Hit;
@@ -19,6 +20,8 @@ pub struct Citation {
     pub start: usize,
     pub end: usize,
     pub span_in_file: bool,
+    /// The domain's note on the source's standing (e.g. strength, evidence, version).
+    pub note: Option<String>,
 }
 
 impl Citation {
@@ -36,6 +39,7 @@ impl Citation {
             start: base.unwrap_or(0) + c.start,
             end: base.unwrap_or(0) + c.end,
             span_in_file: base.is_some(),
+            note: None,
         }
     }
 }
@@ -50,55 +54,139 @@ pub struct CheckedAnswer {
     pub removed: usize,
 }
 
-/// Parses `[n]` / `[n, m]` / `[n，m]` markers; keeps those within `1..=passages.len()`.
+/// Checks a whole answer (the batch form of [`CitationStream`]).
 pub fn check_citations(answer: &str, passages: &[Hit]) -> CheckedAnswer {
-    let mut text = String::with_capacity(answer.len());
-    let mut cited: Vec<usize> = Vec::new();
-    let mut removed = 0;
-    let mut rest = answer;
+    let mut stream = CitationStream::new(passages.len());
+    let mut text = stream.push(answer);
+    text.push_str(&stream.finish());
+    let mut cited = Vec::new();
+    for n in markers_in(&text) {
+        if !cited.contains(&n) {
+            cited.push(n);
+        }
+    }
+    CheckedAnswer {
+        citations: cited
+            .iter()
+            .map(|&n| Citation::from_hit(n, &passages[n - 1]))
+            .collect(),
+        text,
+        removed: stream.removed,
+    }
+}
+
+/// The passage numbers of the markers in checked text, in order, repeats included.
+pub fn markers_in(text: &str) -> Vec<usize> {
+    let mut out = Vec::new();
+    let mut rest = text;
     while let Some(open) = rest.find('[') {
-        text.push_str(&rest[..open]);
         let after = &rest[open + 1..];
-        let Some(close) = after.find(']') else {
-            text.push_str(&rest[open..]);
-            rest = "";
-            break;
-        };
-        let inner = &after[..close];
-        let numbers: Option<Vec<usize>> = inner
-            .split([',', '，', ';'])
-            .map(|p| p.trim().parse::<usize>().ok())
-            .collect();
-        match numbers {
-            Some(ns) if !ns.is_empty() => {
-                let valid: Vec<usize> = ns
-                    .iter()
-                    .copied()
-                    .filter(|n| (1..=passages.len()).contains(n))
-                    .collect();
-                removed += ns.len() - valid.len();
-                if !valid.is_empty() {
-                    let list: Vec<String> = valid.iter().map(|n| n.to_string()).collect();
-                    text.push_str(&format!("[{}]", list.join(", ")));
-                }
-                for n in valid {
-                    if !cited.contains(&n) {
-                        cited.push(n);
-                    }
-                }
-            }
-            _ => text.push_str(&rest[open..open + 1 + close + 1]),
+        let Some(close) = after.find(']') else { break };
+        if let Some(ns) = parse_marker(&after[..close]) {
+            out.extend(ns);
         }
         rest = &after[close + 1..];
     }
-    text.push_str(rest);
-    let citations = cited
-        .iter()
-        .map(|&n| Citation::from_hit(n, &passages[n - 1]))
+    out
+}
+
+/// `1`, `1, 3`, `1，3` → numbers; anything else is not a marker.
+fn parse_marker(inner: &str) -> Option<Vec<usize>> {
+    let ns: Option<Vec<usize>> = inner
+        .split([',', '，', ';'])
+        .map(|p| p.trim().parse::<usize>().ok())
         .collect();
-    CheckedAnswer {
-        text,
-        citations,
-        removed,
+    ns.filter(|v| !v.is_empty())
+}
+
+/// Cleans markers out of a streamed answer piece by piece.
+pub struct CitationStream {
+    passages: usize,
+    pending: String,
+    /// Markers that pointed at no passage so far.
+    pub removed: usize,
+}
+
+/// A `[` followed by at most this much marker-like text may still become a marker.
+const MAX_MARKER: usize = 24;
+
+impl CitationStream {
+    pub fn new(passages: usize) -> Self {
+        Self {
+            passages,
+            pending: String::new(),
+            removed: 0,
+        }
+    }
+
+    /// Takes the next piece; returns the text that is now safe to show.
+    pub fn push(&mut self, piece: &str) -> String {
+        self.pending.push_str(piece);
+        // Hold back an unclosed `[` that could still turn into a marker.
+        let hold = self.pending.rfind('[').filter(|&i| {
+            let tail = &self.pending[i + 1..];
+            !tail.contains(']')
+                && tail.len() <= MAX_MARKER
+                && tail
+                    .chars()
+                    .all(|c| c.is_ascii_digit() || matches!(c, ',' | '，' | ';' | ' '))
+        });
+        let cut = hold.unwrap_or(self.pending.len());
+        let ready: String = self.pending.drain(..cut).collect();
+        self.clean(&ready)
+    }
+
+    /// The end of the answer: whatever was held back.
+    pub fn finish(&mut self) -> String {
+        let rest = std::mem::take(&mut self.pending);
+        self.clean(&rest)
+    }
+
+    fn clean(&mut self, text: &str) -> String {
+        let mut out = String::with_capacity(text.len());
+        let mut rest = text;
+        while let Some(open) = rest.find('[') {
+            out.push_str(&rest[..open]);
+            let after = &rest[open + 1..];
+            let Some(close) = after.find(']') else {
+                out.push_str(&rest[open..]);
+                return out;
+            };
+            match parse_marker(&after[..close]) {
+                Some(ns) => {
+                    let valid: Vec<String> = ns
+                        .iter()
+                        .filter(|n| (1..=self.passages).contains(*n))
+                        .map(|n| n.to_string())
+                        .collect();
+                    self.removed += ns.len() - valid.len();
+                    if !valid.is_empty() {
+                        out.push_str(&format!("[{}]", valid.join(", ")));
+                    }
+                }
+                None => out.push_str(&rest[open..open + 1 + close + 1]),
+            }
+            rest = &after[close + 1..];
+        }
+        out.push_str(rest);
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn markers_split_across_pieces() {
+        let mut s = CitationStream::new(3);
+        let mut out = String::new();
+        for piece in ["建于1406年[", "1", "][7", "]。又见[2, ", "9]与[注]。["] {
+            out.push_str(&s.push(piece));
+        }
+        out.push_str(&s.finish());
+        assert_eq!(out, "建于1406年[1]。又见[2]与[注]。[");
+        assert_eq!(s.removed, 2);
+        assert_eq!(markers_in(&out), vec![1, 2]);
     }
 }

@@ -3,9 +3,8 @@
 
 use zhiku_core::Hit;
 
-use crate::citations::check_citations;
-use crate::lang::{detect_language, terms, Language};
-use crate::{Answer, AnswerMode};
+use crate::lang::{content_terms, detect_language, terms, Language};
+use crate::messages;
 
 #[derive(Debug, Clone, Copy)]
 pub struct ExtractiveOptions {
@@ -42,34 +41,22 @@ fn sentences(text: &str) -> Vec<&str> {
     out
 }
 
-/// English function words that say nothing about where an answer is.
-const STOPWORDS: &[&str] = &[
-    "the", "of", "and", "or", "to", "in", "on", "at", "for", "is", "are", "was", "were", "be",
-    "by", "with", "what", "which", "who", "whom", "when", "where", "why", "how", "does", "do",
-    "did", "it", "its", "an", "as", "from", "that", "this", "there", "can", "should", "about",
-];
-
-fn notice(lang: Language) -> String {
-    match lang {
-        Language::Chinese => "（抽取式回答：未配置大模型，以下句子摘自检索到的资料。）".into(),
-        Language::English => "(Extractive answer: no language model is configured; these sentences are quoted from the retrieved sources.)".into(),
-    }
-}
-
-fn nothing_found(lang: Language) -> String {
-    match lang {
-        Language::Chinese => "资料中没有找到能回答这个问题的内容。".into(),
-        Language::English => "The sources do not contain an answer to this question.".into(),
-    }
+/// Sentences quoted from the passages, each ending with its passage marker.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExtractiveAnswer {
+    /// The answer; when `abstained`, the localized "nothing found" sentence.
+    pub text: String,
+    pub abstained: bool,
 }
 
 /// Builds the answer from `hits` (best first).
-pub fn extractive_answer(question: &str, hits: &[Hit], opts: ExtractiveOptions) -> Answer {
+pub fn extractive_answer(
+    question: &str,
+    hits: &[Hit],
+    opts: ExtractiveOptions,
+) -> ExtractiveAnswer {
     let lang = detect_language(question);
-    let q: Vec<String> = terms(question)
-        .into_iter()
-        .filter(|t| !STOPWORDS.contains(&t.as_str()))
-        .collect();
+    let q = content_terms(question);
     let candidates: Vec<(usize, usize, &str, Vec<String>)> = hits
         .iter()
         .take(opts.passages)
@@ -100,11 +87,8 @@ pub fn extractive_answer(question: &str, hits: &[Hit], opts: ExtractiveOptions) 
     // Read in passage order, as the sources tell it.
     scored.sort_by_key(|&(_, p, s, _)| (p, s));
     if scored.is_empty() {
-        return Answer {
-            text: nothing_found(lang),
-            citations: Vec::new(),
-            mode: AnswerMode::Extractive,
-            notice: Some(notice(lang)),
+        return ExtractiveAnswer {
+            text: messages::no_answer(lang).into(),
             abstained: true,
         };
     }
@@ -113,12 +97,8 @@ pub fn extractive_answer(question: &str, hits: &[Hit], opts: ExtractiveOptions) 
         .iter()
         .map(|(_, p, _, s)| format!("{s}[{}]", p + 1))
         .collect();
-    let checked = check_citations(&body.join(sep), hits);
-    Answer {
-        text: checked.text,
-        citations: checked.citations,
-        mode: AnswerMode::Extractive,
-        notice: Some(notice(lang)),
+    ExtractiveAnswer {
+        text: body.join(sep),
         abstained: false,
     }
 }

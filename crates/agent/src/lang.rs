@@ -5,7 +5,17 @@ pub enum Language {
     English,
 }
 
-fn is_cjk(c: char) -> bool {
+impl Language {
+    /// `zh` or `en`: the suffix of prompt templates and of domain notes.
+    pub fn code(self) -> &'static str {
+        match self {
+            Language::Chinese => "zh",
+            Language::English => "en",
+        }
+    }
+}
+
+pub(crate) fn is_cjk(c: char) -> bool {
     matches!(c as u32, 0x3400..=0x4DBF | 0x4E00..=0x9FFF | 0xF900..=0xFAFF | 0x20000..=0x2FA1F)
 }
 
@@ -17,6 +27,21 @@ pub fn detect_language(text: &str) -> Language {
     } else {
         Language::English
     }
+}
+
+/// English function words that say nothing about where an answer is.
+const STOPWORDS: &[&str] = &[
+    "the", "of", "and", "or", "to", "in", "on", "at", "for", "is", "are", "was", "were", "be",
+    "by", "with", "what", "which", "who", "whom", "when", "where", "why", "how", "does", "do",
+    "did", "it", "its", "an", "as", "from", "that", "this", "there", "can", "should", "about",
+];
+
+/// The terms of a question that can locate its answer: [`terms`] without function words.
+pub(crate) fn content_terms(text: &str) -> Vec<String> {
+    terms(text)
+        .into_iter()
+        .filter(|t| !STOPWORDS.contains(&t.as_str()))
+        .collect()
 }
 
 /// Lower-cased words (ASCII letters/digits, 2+ chars) and CJK character bigrams.

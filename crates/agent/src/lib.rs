@@ -1,37 +1,28 @@
-//! The answering side of Zhiku: turns retrieved hits into an answer whose every claim cites
-//! a numbered passage, and checks the citations of any answer against those passages.
+//! The answering side of Zhiku: a question becomes an answer whose every claim cites a
+//! numbered passage, written by a configured OpenAI-compatible model or, without one (or when
+//! it fails), extracted from the passages, and streamed as events.
 //!
-//! This first part holds what needs no large model: citation parsing and checking, and the
-//! extractive answerer (the best sentences of the top passages) that the embedded default
-//! runs. Retrieval is `zhiku-index`'s job; HTTP and the terminal are the binary's.
+//! It owns prompts, the model client, citation checking, abstention, conversations and the
+//! hooks through which a domain shapes its answers. Retrieval is `zhiku-index`'s job and the
+//! domains' rules are their own crates'; HTTP servers and terminals are the binaries': this
+//! crate knows no transport but the one it uses to reach the model.
 
+mod agent;
+mod assembler;
+mod budget;
 mod citations;
+mod conversation;
 mod extractive;
 mod lang;
 pub mod llm;
+mod messages;
+mod prompts;
+mod relevance;
 
+pub use agent::{Agent, AgentError, Answer, AnswerEvent, AnswerMode, AskRequest};
 pub use citations::{check_citations, CheckedAnswer, Citation};
-pub use extractive::{extractive_answer, ExtractiveOptions};
+pub use conversation::{rule_rewrite, Turn};
+pub use extractive::{extractive_answer, ExtractiveAnswer, ExtractiveOptions};
 pub use lang::{detect_language, Language};
-
-use serde::Serialize;
-
-/// How an answer was produced.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum AnswerMode {
-    /// Sentences copied from the passages (no large model involved).
-    Extractive,
-}
-
-/// An answer with the sources it actually cites.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Answer {
-    pub text: String,
-    pub citations: Vec<Citation>,
-    pub mode: AnswerMode,
-    /// Shown to the user with the answer (e.g. that it is extractive).
-    pub notice: Option<String>,
-    /// True when the passages did not support an answer and the answer says so.
-    pub abstained: bool,
-}
+pub use prompts::{PromptSet, PromptSource};
+pub use relevance::Relevance;

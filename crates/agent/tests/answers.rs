@@ -82,8 +82,10 @@ fn extractive_answers_quote_the_best_sentences_with_citations() {
         "{}",
         a.text
     );
-    assert!(a.notice.as_deref().unwrap().contains("抽取式"));
-    assert_eq!(a.citations[0].doc_id, "gugong");
+    assert_eq!(
+        check_citations(&a.text, &passages()).citations[0].doc_id,
+        "gugong"
+    );
     assert!(!a.abstained);
 
     let a = extractive_answer(
@@ -96,11 +98,6 @@ fn extractive_answers_quote_the_best_sentences_with_citations() {
         "{}",
         a.text
     );
-    assert!(a
-        .notice
-        .as_deref()
-        .unwrap()
-        .starts_with("(Extractive answer"));
 }
 
 #[test]
@@ -112,7 +109,7 @@ fn no_overlap_means_saying_so_in_the_users_language() {
     );
     assert!(a.abstained);
     assert!(a.text.contains("没有找到"), "{}", a.text);
-    assert!(a.citations.is_empty());
+    assert!(!a.text.contains('['));
     let a = extractive_answer("quantum computers", &[], ExtractiveOptions::default());
     assert!(a.abstained && a.text.contains("do not contain"));
 }

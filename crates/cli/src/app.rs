@@ -21,7 +21,7 @@ pub struct App {
     pub config: Config,
     pub embedder: Arc<Embedder>,
     pub indexes: IndexSet,
-    pub registry: DomainRegistry,
+    pub registry: Arc<DomainRegistry>,
 }
 
 impl App {
@@ -38,20 +38,14 @@ impl App {
             config,
             embedder,
             indexes,
-            registry: crate::domains::registry(),
+            registry: Arc::new(crate::domains::registry()),
         })
     }
 
     /// A retriever with the settings of the one domain a filter restricts to, if any.
     pub fn retriever_for(&self, filter: &zhiku_core::SearchFilter) -> HybridRetriever {
-        let cfg = match filter.domains.as_slice() {
-            [only] => match self.registry.get(only) {
-                Ok(domain) => domain.retrieval().apply(&self.config.retrieval),
-                Err(_) => self.config.retrieval.clone(),
-            },
-            _ => self.config.retrieval.clone(),
-        };
-        HybridRetriever::new(self.indexes.clone(), Arc::clone(&self.embedder), cfg)
+        self.retriever()
+            .with_config(self.registry.retrieval_for(filter, &self.config.retrieval))
     }
 
     pub fn retriever(&self) -> HybridRetriever {

@@ -1,7 +1,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use crate::{Classification, CoreError, Document};
+use crate::{Chunk, Classification, CoreError, Document, RetrievalConfig, SearchFilter};
 
 /// What applies to documents that do not say otherwise: set per folder by `_defaults.yaml`
 /// (`classification` plus any metadata keys, e.g. `subject: physics`).
@@ -61,7 +61,7 @@ pub struct DomainRetrieval {
 
 impl DomainRetrieval {
     /// The configuration with this domain's preferences applied.
-    pub fn apply(&self, cfg: &crate::RetrievalConfig) -> crate::RetrievalConfig {
+    pub fn apply(&self, cfg: &RetrievalConfig) -> RetrievalConfig {
         let mut out = cfg.clone();
         if let Some(w) = self.bm25_weight {
             out.bm25_weight = w;
@@ -71,6 +71,31 @@ impl DomainRetrieval {
         }
         out
     }
+}
+
+/// What a question implies beyond its words, read by the domain: e.g. the grade an
+/// education question is asked for.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct QuestionHints {
+    /// Preferred metadata (`grade_band = junior`): retrieval tries these first and drops
+    /// them when nothing matches, so a hint never empties the answer.
+    pub prefer: BTreeMap<String, Vec<String>>,
+    /// Values handed to the prompt template under `hints` (e.g. `grade = 初中`).
+    pub prompt: BTreeMap<String, String>,
+}
+
+/// How a domain wants its answers shaped. The prompt templates say it to the model; the
+/// agent enforces what can be checked.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct AnswerPolicy {
+    /// Longest answer in display columns, a CJK character counting two (e.g. what fits a
+    /// phone screen); `None`: no limit.
+    pub max_width: Option<usize>,
+    /// Passages given to the model / quoted by the extractive answer; `None`: the agent's.
+    pub passages: Option<usize>,
+    /// Whether [`Domain::check_sentence`] has checks to run (a model's answer is then
+    /// released sentence by sentence instead of token by token).
+    pub checks_sentences: bool,
 }
 
 impl LoadedFile {
@@ -102,6 +127,25 @@ pub trait Domain: Send + Sync {
     fn retrieval(&self) -> DomainRetrieval {
         DomainRetrieval::default()
     }
+    /// What a question implies for retrieval and the prompt.
+    fn interpret(&self, _question: &str) -> QuestionHints {
+        QuestionHints::default()
+    }
+    /// How answers in this domain are shaped.
+    fn answer_policy(&self) -> AnswerPolicy {
+        AnswerPolicy::default()
+    }
+    /// Checks one sentence of a model's answer against the text of the passages it may rely
+    /// on; `Err(reason)` drops the sentence and tells the user why (e.g. a dose that no cited
+    /// passage states).
+    fn check_sentence(&self, _sentence: &str, _cited: &[&str]) -> Result<(), String> {
+        Ok(())
+    }
+    /// A short line on a cited chunk's standing for the reader (e.g. recommendation
+    /// strength, evidence level and guideline version), in `lang` (`zh` or `en`).
+    fn source_note(&self, _chunk: &Chunk, _lang: &str) -> Option<String> {
+        None
+    }
 }
 
 /// The registered domains, looked up by name.
@@ -129,6 +173,18 @@ impl DomainRegistry {
             .ok_or_else(|| CoreError::UnknownDomain(name.to_string()))
     }
 
+    /// The retrieval settings for a search under `filter`: those of the one domain it is
+    /// restricted to, if any, else `base`.
+    pub fn retrieval_for(&self, filter: &SearchFilter, base: &RetrievalConfig) -> RetrievalConfig {
+        match filter.domains.as_slice() {
+            [only] => match self.get(only) {
+                Ok(domain) => domain.retrieval().apply(base),
+                Err(_) => base.clone(),
+            },
+            _ => base.clone(),
+        }
+    }
+
     pub fn names(&self) -> Vec<&'static str> {
         self.domains.iter().map(|d| d.name()).collect()
     }
@@ -144,7 +200,7 @@ mod tests {
 
     #[test]
     fn domain_retrieval_overrides_only_what_it_sets() {
-        let base = crate::RetrievalConfig::default();
+        let base = RetrievalConfig::default();
         let out = DomainRetrieval {
             bm25_weight: None,
             dense_weight: Some(2.0),

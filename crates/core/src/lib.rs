@@ -18,7 +18,8 @@ pub use config::{
     RetrievalConfig,
 };
 pub use domain::{
-    Domain, DomainRegistry, DomainRetrieval, FilterField, LoadDefaults, LoadIssue, LoadedFile,
+    AnswerPolicy, Domain, DomainRegistry, DomainRetrieval, FilterField, LoadDefaults, LoadIssue,
+    LoadedFile, QuestionHints,
 };
 pub use error::CoreError;
 pub use filter::{haversine_m, GeoRadius, SearchFilter};

@@ -46,6 +46,14 @@ impl HybridRetriever {
         }
     }
 
+    /// The same indexes and model with other settings.
+    pub fn with_config(&self, cfg: RetrievalConfig) -> Self {
+        Self {
+            cfg,
+            ..self.clone()
+        }
+    }
+
     pub fn config(&self) -> &RetrievalConfig {
         &self.cfg
     }

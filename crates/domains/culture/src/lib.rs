@@ -3,14 +3,15 @@
 //! literary works (title, author, dynasty, text, notes) and Markdown articles.
 //!
 //! It loads JSON Lines and CSV records and Markdown, validates coordinates, turns a record
-//! into citable bilingual text, and sets each place's location for "near me" search. Search
-//! itself is left to the core.
+//! into citable bilingual text, and sets each place's location for "near me" search. Its
+//! answers are for visitors on a phone: short, in the visitor's language. Search and answering
+//! are left to the index and the agent.
 
 mod records;
 
 use std::path::Path;
 
-use zhiku_core::{Domain, FilterField, LoadDefaults, LoadedFile};
+use zhiku_core::{AnswerPolicy, Domain, FilterField, LoadDefaults, LoadedFile};
 use zhiku_ingest::loaders::{extension, issue, load_markdown, read_records};
 
 pub use records::{record_document, Record};
@@ -54,6 +55,15 @@ pub struct CultureDomain;
 impl Domain for CultureDomain {
     fn name(&self) -> &'static str {
         NAME
+    }
+
+    /// About one phone screen: 180 Chinese characters or some 60 English words.
+    fn answer_policy(&self) -> AnswerPolicy {
+        AnswerPolicy {
+            max_width: Some(360),
+            passages: Some(4),
+            ..AnswerPolicy::default()
+        }
     }
     fn description(&self) -> &'static str {
         "Cultural relics, historical buildings, scenic spots, museums and literary works"

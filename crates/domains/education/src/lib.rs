@@ -3,12 +3,19 @@
 //!
 //! It loads Markdown (front matter: `subject`, `grade_band`, `edition`, `unit`,
 //! `material_type`, `lang`), DOCX and PDF handouts; normalises grade bands; and keeps each
-//! worked example together with its solution as one section. Indexing and search are left to
-//! the core.
+//! worked example together with its solution as one section. It reads the grade a question
+//! is asked for, so that answers fit that grade (`grade`). Indexing, search and answering are
+//! left to the index and the agent.
+
+mod grade;
 
 use std::path::Path;
 
-use zhiku_core::{Document, Domain, FilterField, LoadDefaults, LoadIssue, LoadedFile, Section};
+use zhiku_core::{
+    Document, Domain, FilterField, LoadDefaults, LoadIssue, LoadedFile, QuestionHints, Section,
+};
+
+pub use grade::grade_in_question;
 use zhiku_ingest::loaders::{extension, headings, load_docx, load_markdown, load_pdf, partition};
 
 pub const NAME: &str = "education";
@@ -134,6 +141,29 @@ impl EducationDomain {
 impl Domain for EducationDomain {
     fn name(&self) -> &'static str {
         NAME
+    }
+
+    /// A question naming a grade prefers material of that band and asks the model to write
+    /// for it.
+    fn interpret(&self, question: &str) -> QuestionHints {
+        let mut hints = QuestionHints::default();
+        if let Some(band) = grade::grade_in_question(question) {
+            hints
+                .prefer
+                .insert("grade_band".into(), vec![band.to_string()]);
+            let lang = if question
+                .chars()
+                .any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c))
+            {
+                "zh"
+            } else {
+                "en"
+            };
+            hints
+                .prompt
+                .insert("grade".into(), grade::describe(band, lang).to_string());
+        }
+        hints
     }
     fn description(&self) -> &'static str {
         "Teaching materials for teachers and students: lesson plans, handouts, cases, methods, exercises"

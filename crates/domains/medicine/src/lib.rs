@@ -4,17 +4,20 @@
 //!
 //! It loads guidelines as Markdown, PDF and JSON Lines recommendation records, requires the
 //! `department` and `guideline` metadata, and makes every recommendation one section that
-//! chunking never splits, carrying its section path, number, strength and evidence. Search,
-//! answering and dose checks are left to the core and the agent.
+//! chunking never splits, carrying its section path, number, strength and evidence. It also
+//! owns the clinical answer policy (`policy`): doses must come from cited passages, and cited
+//! recommendations show strength, evidence and version. Search and answering are left to the
+//! index and the agent, which call these hooks.
 
+mod policy;
 mod recommendations;
 
 use std::collections::BTreeMap;
 use std::path::Path;
 
 use zhiku_core::{
-    Classification, Document, Domain, DomainRetrieval, FilterField, LoadDefaults, LoadIssue,
-    LoadedFile, Section, SourceRef,
+    AnswerPolicy, Chunk, Classification, Document, Domain, DomainRetrieval, FilterField,
+    LoadDefaults, LoadIssue, LoadedFile, Section, SourceRef,
 };
 use zhiku_ingest::loaders::{extension, issue, load_markdown, load_pdf, read_records, scalar_text};
 
@@ -208,6 +211,22 @@ impl Domain for MedicineDomain {
     /// Clinical questions are paraphrases of guideline wording more often than they share its
     /// terms: the dense leg counts more (on the medicine dev set, nDCG@10 0.759 at 1.3, 0.764
     /// at 2.0).
+    fn answer_policy(&self) -> AnswerPolicy {
+        AnswerPolicy {
+            checks_sentences: true,
+            ..AnswerPolicy::default()
+        }
+    }
+
+    /// Clinicians must never read a dose that no cited passage states.
+    fn check_sentence(&self, sentence: &str, cited: &[&str]) -> Result<(), String> {
+        policy::check_doses(sentence, cited)
+    }
+
+    fn source_note(&self, chunk: &Chunk, lang: &str) -> Option<String> {
+        policy::note(chunk, lang)
+    }
+
     fn retrieval(&self) -> DomainRetrieval {
         DomainRetrieval {
             bm25_weight: None,

@@ -1,0 +1,597 @@
+//! The agent: question in, cited answer out, streamed as events. One request goes
+//! validate → stand-alone query → retrieve (with the domain's hints) → relevant enough? →
+//! model (or extractive) → checked citations and domain checks → remembered turn.
+
+use std::sync::Arc;
+
+use serde::Serialize;
+use zhiku_core::{
+    validate_query, AgentConfig, Config, CoreError, Domain, DomainRegistry, Hit, LlmConfig,
+    QuestionHints, RetrievalConfig, RetrievalMode, SearchFilter,
+};
+use zhiku_index::{HybridRetriever, IndexError};
+
+use crate::assembler::{Assembler, Piece};
+use crate::budget::{estimate_tokens, MESSAGE_OVERHEAD};
+use crate::citations::Citation;
+use crate::conversation::{rule_rewrite, ConversationStore, Turn};
+use crate::extractive::{extractive_answer, ExtractiveOptions};
+use crate::lang::{detect_language, Language};
+use crate::llm::{ChatClient, ChatMessage, LlmError};
+use crate::prompts::{new_fence, PromptError, PromptPassage, PromptSet, PromptTurn};
+use crate::relevance::Relevance;
+use crate::{assembler::NO_ANSWER, messages};
+
+/// One question.
+#[derive(Debug, Clone, Default)]
+pub struct AskRequest {
+    pub question: String,
+    /// Restrict to one domain (its retrieval settings, prompts and policies apply).
+    pub domain: Option<String>,
+    /// Who is asking: clearance, metadata filters, distance. Its `domains` is replaced by
+    /// `domain` when that is set.
+    pub filter: SearchFilter,
+    /// Continue this conversation; `None` starts one.
+    pub conversation: Option<String>,
+}
+
+/// How an answer was produced.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AnswerMode {
+    /// Written by the configured large model from the passages.
+    Model,
+    /// Sentences copied from the passages (no model configured, or it failed).
+    Extractive,
+}
+
+/// What the user sees, as it happens.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum AnswerEvent {
+    Started {
+        conversation_id: String,
+        /// The stand-alone query retrieval ran.
+        query: String,
+        mode: AnswerMode,
+        passages: usize,
+    },
+    Text {
+        text: String,
+    },
+    /// A source cited for the first time, sent right after the text that cites it.
+    Citation {
+        citation: Citation,
+    },
+    Notice {
+        text: String,
+    },
+}
+
+/// The finished answer.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Answer {
+    pub conversation_id: String,
+    pub query: String,
+    pub text: String,
+    /// Sources actually cited, in order of first citation.
+    pub citations: Vec<Citation>,
+    pub mode: AnswerMode,
+    pub notices: Vec<String>,
+    /// The answer says the sources do not answer.
+    pub abstained: bool,
+    /// Markers that pointed at no passage and were removed.
+    pub removed_markers: usize,
+    pub relevance: Relevance,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AgentError {
+    /// Empty or over-long question, unknown domain, bad filter: the caller's to fix.
+    #[error(transparent)]
+    Invalid(#[from] CoreError),
+    #[error("unknown conversation id {0:?} (never created, or expired)")]
+    UnknownConversation(String),
+    #[error("retrieval failed: {0}")]
+    Retrieval(#[from] IndexError),
+    #[error(transparent)]
+    Prompt(#[from] PromptError),
+    #[error("language model: {0}")]
+    Llm(#[from] LlmError),
+}
+
+impl AgentError {
+    /// The caller's mistake (a 4xx), as opposed to ours or an upstream's.
+    pub fn is_caller_error(&self) -> bool {
+        matches!(
+            self,
+            AgentError::Invalid(_) | AgentError::UnknownConversation(_)
+        ) || matches!(self, AgentError::Retrieval(IndexError::Core(_)))
+    }
+}
+
+pub struct Agent {
+    retriever: HybridRetriever,
+    registry: Arc<DomainRegistry>,
+    retrieval: RetrievalConfig,
+    llm: Option<ChatClient>,
+    prompts: PromptSet,
+    conversations: ConversationStore,
+    cfg: AgentConfig,
+}
+
+impl Agent {
+    /// With `config.llm.base_url` set, answers come from that model (its key read now from
+    /// the environment); otherwise they are extractive.
+    pub fn new(
+        retriever: HybridRetriever,
+        registry: Arc<DomainRegistry>,
+        config: &Config,
+    ) -> Result<Self, AgentError> {
+        let llm = if config.llm.enabled() {
+            Some(ChatClient::new(&config.llm)?)
+        } else {
+            None
+        };
+        let dir = Some(config.agent.prompts_dir.as_path()).filter(|d| !d.as_os_str().is_empty());
+        Ok(Self {
+            retriever,
+            registry,
+            retrieval: config.retrieval.clone(),
+            llm,
+            prompts: PromptSet::load(dir)?,
+            conversations: ConversationStore::new(
+                config.agent.history_turns,
+                config.agent.max_conversations,
+            ),
+            cfg: config.agent.clone(),
+        })
+    }
+
+    pub fn mode(&self) -> AnswerMode {
+        if self.llm.is_some() {
+            AnswerMode::Model
+        } else {
+            AnswerMode::Extractive
+        }
+    }
+
+    pub fn prompts(&self) -> &PromptSet {
+        &self.prompts
+    }
+
+    /// Starts a conversation; pass its id with the following questions.
+    pub fn new_conversation(&self) -> String {
+        self.conversations.create()
+    }
+
+    /// Answers one question, sending events to `on_event` as the answer forms.
+    pub async fn ask(
+        &self,
+        req: AskRequest,
+        mut on_event: impl FnMut(AnswerEvent),
+    ) -> Result<Answer, AgentError> {
+        let question = validate_query(&req.question, self.retrieval.max_query_chars)?.to_string();
+        let domain = match &req.domain {
+            Some(d) => Some(self.registry.get(d)?),
+            None => None,
+        };
+        let (conversation_id, history) = match &req.conversation {
+            Some(id) => {
+                let h = self
+                    .conversations
+                    .history(id)
+                    .ok_or_else(|| AgentError::UnknownConversation(id.clone()))?;
+                (id.clone(), h)
+            }
+            None => (self.conversations.create(), Vec::new()),
+        };
+        let lang = detect_language(&question);
+        let query = self.standalone(&history, &question, lang).await;
+        let mut filter = req.filter.clone();
+        if let Some(d) = domain {
+            filter.domains = vec![d.name().to_string()];
+        }
+        let policy = domain.map(|d| d.answer_policy()).unwrap_or_default();
+        let hints = domain.map(|d| d.interpret(&question)).unwrap_or_default();
+        let k = policy.passages.unwrap_or(self.cfg.passages);
+        let mut notices = Vec::new();
+        let hits = self
+            .retrieve(&query, &filter, &hints, k, lang, &mut notices)
+            .await?;
+        let relevance = Relevance::assess(&query, &hits);
+        let mut out = Output::new(&hits, &self.registry, lang, &mut on_event);
+        out.event(AnswerEvent::Started {
+            conversation_id: conversation_id.clone(),
+            query: query.clone(),
+            mode: self.mode(),
+            passages: hits.len(),
+        });
+        for n in &notices {
+            out.notice(n.clone());
+        }
+        let mut mode = self.mode();
+        let abstained;
+        let mut removed = 0;
+        if hits.is_empty() || !relevance.sufficient(&self.cfg) {
+            out.notice(messages::below_threshold(lang).into());
+            out.text(messages::no_answer(lang));
+            abstained = true;
+        } else if let Some(llm) = &self.llm {
+            match self
+                .model_answer(
+                    llm, domain, lang, &hints, &history, &hits, &question, &mut out,
+                )
+                .await
+            {
+                Ok(r) => {
+                    removed = r.removed;
+                    abstained = r.abstained;
+                }
+                Err(reason) => {
+                    let shown = !out.text.is_empty();
+                    out.notice(if shown {
+                        messages::interrupted(lang, &reason)
+                    } else {
+                        messages::extractive_after_failure(lang, &reason)
+                    });
+                    if shown {
+                        out.text("\n\n");
+                    }
+                    mode = AnswerMode::Extractive;
+                    abstained = self.extractive(&question, &hits, domain, &mut out);
+                }
+            }
+        } else {
+            out.notice(messages::extractive_no_model(lang).into());
+            abstained = self.extractive(&question, &hits, domain, &mut out);
+        }
+        if removed > 0 {
+            out.notice(messages::removed_markers(lang, removed));
+        }
+        let answer = Answer {
+            conversation_id: conversation_id.clone(),
+            query: query.clone(),
+            text: out.text.trim().to_string(),
+            citations: out.citations,
+            mode,
+            notices: out.notices,
+            abstained,
+            removed_markers: removed,
+            relevance,
+        };
+        self.conversations.append(
+            &conversation_id,
+            Turn {
+                question,
+                standalone: query,
+                answer: answer.text.clone(),
+            },
+        );
+        tracing::debug!(
+            conversation = %conversation_id,
+            mode = ?answer.mode,
+            passages = hits.len(),
+            cited = answer.citations.len(),
+            abstained,
+            "answered"
+        );
+        Ok(answer)
+    }
+
+    /// The follow-up as a stand-alone query: by the model when there is one, by rule
+    /// otherwise or when the model fails.
+    async fn standalone(&self, history: &[Turn], question: &str, lang: Language) -> String {
+        if history.is_empty() {
+            return question.to_string();
+        }
+        if let Some(llm) = &self.llm {
+            let turns: Vec<PromptTurn> = history
+                .iter()
+                .map(|t| PromptTurn {
+                    question: t.question.clone(),
+                    answer: t.answer.chars().take(300).collect(),
+                })
+                .collect();
+            let ctx = minijinja::context! { history => turns, question => question };
+            match self.prompts.rewrite(lang, ctx) {
+                Ok(prompt) => match llm
+                    .chat(&[ChatMessage::user(prompt)], false, 128, |_| {})
+                    .await
+                {
+                    Ok(c) => {
+                        let line = c.text.lines().map(str::trim).find(|l| !l.is_empty());
+                        if let Some(q) =
+                            line.filter(|q| q.chars().count() <= self.retrieval.max_query_chars)
+                        {
+                            return q.to_string();
+                        }
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, "query rewrite by the model failed; using the rule")
+                    }
+                },
+                Err(e) => tracing::warn!(error = %e, "rewrite prompt failed; using the rule"),
+            }
+        }
+        rule_rewrite(history, question)
+    }
+
+    async fn retrieve(
+        &self,
+        query: &str,
+        filter: &SearchFilter,
+        hints: &QuestionHints,
+        k: usize,
+        lang: Language,
+        notices: &mut Vec<String>,
+    ) -> Result<Vec<Hit>, AgentError> {
+        let retriever = self
+            .retriever
+            .with_config(self.registry.retrieval_for(filter, &self.retrieval));
+        if !hints.prefer.is_empty() {
+            let mut hinted = filter.clone();
+            for (key, values) in &hints.prefer {
+                hinted
+                    .fields
+                    .entry(key.clone())
+                    .or_insert_with(|| values.clone());
+            }
+            let hits = retriever
+                .search(query, &hinted, k, RetrievalMode::Hybrid)
+                .await?
+                .hits;
+            if !hits.is_empty() {
+                return Ok(hits);
+            }
+            notices.push(messages::broadened(lang).into());
+        }
+        Ok(retriever
+            .search(query, filter, k, RetrievalMode::Hybrid)
+            .await?
+            .hits)
+    }
+
+    /// Streams the model's answer through the checks. `Err(reason)` when it failed and the
+    /// caller must fall back.
+    #[allow(clippy::too_many_arguments)]
+    async fn model_answer(
+        &self,
+        llm: &ChatClient,
+        domain: Option<&dyn Domain>,
+        lang: Language,
+        hints: &QuestionHints,
+        history: &[Turn],
+        hits: &[Hit],
+        question: &str,
+        out: &mut Output<'_, impl FnMut(AnswerEvent)>,
+    ) -> Result<ModelResult, String> {
+        let policy = domain.map(|d| d.answer_policy()).unwrap_or_default();
+        let (messages, used) = self
+            .build_messages(llm.config(), domain, lang, hints, history, hits, question)
+            .map_err(|e| e.to_string())?;
+        let max_tokens = match policy.max_width {
+            Some(w) => llm.config().max_answer_tokens.min(w + 64),
+            None => llm.config().max_answer_tokens,
+        };
+        let mut asm = Assembler::new(&hits[..used], domain, true);
+        let result = llm
+            .chat(&messages, llm.config().stream, max_tokens, |d| {
+                asm.push(d, &mut |p| out.piece(p))
+            })
+            .await;
+        asm.finish(&mut |p| out.piece(p));
+        for reason in &asm.dropped {
+            out.notice(messages::dropped_sentence(lang, reason));
+        }
+        if asm.shortened {
+            out.notice(messages::shortened(lang).into());
+        }
+        match result {
+            Ok(c) => {
+                if c.malformed_events > 0 {
+                    out.notice(messages::malformed_events(lang, c.malformed_events));
+                }
+                if asm.abstained {
+                    out.notice(messages::model_abstained(lang).into());
+                    out.text(messages::no_answer(lang));
+                } else if asm.text.trim().is_empty() {
+                    return Err(if asm.dropped.is_empty() {
+                        LlmError::Empty.to_string()
+                    } else {
+                        "every sentence of the model's answer was removed".into()
+                    });
+                }
+                Ok(ModelResult {
+                    removed: asm.removed(),
+                    abstained: asm.abstained,
+                })
+            }
+            Err(e) => {
+                let mut reason = e.to_string();
+                if reason.chars().count() > 200 {
+                    reason = reason.chars().take(200).collect::<String>() + "…";
+                }
+                Err(reason)
+            }
+        }
+    }
+
+    /// System message, earlier turns and the fenced passages, within the context budget:
+    /// the oldest turns go first, then the lowest-ranked passages. Returns the messages and
+    /// how many passages they hold.
+    #[allow(clippy::too_many_arguments)]
+    fn build_messages(
+        &self,
+        llm: &LlmConfig,
+        domain: Option<&dyn Domain>,
+        lang: Language,
+        hints: &QuestionHints,
+        history: &[Turn],
+        hits: &[Hit],
+        question: &str,
+    ) -> Result<(Vec<ChatMessage>, usize), AgentError> {
+        let policy = domain.map(|d| d.answer_policy()).unwrap_or_default();
+        let fence = new_fence();
+        let system = self.prompts.system(
+            domain.map(|d| d.name()),
+            lang,
+            minijinja::context! {
+                domain => domain.map(|d| d.name()).unwrap_or("general"),
+                lang => lang.code(),
+                max_width => policy.max_width,
+                hints => hints.prompt,
+                no_answer => NO_ANSWER,
+                fence => fence,
+            },
+        )?;
+        let budget = llm.context_tokens.saturating_sub(llm.max_answer_tokens);
+        let passages: Vec<PromptPassage> = hits
+            .iter()
+            .enumerate()
+            .map(|(i, h)| PromptPassage {
+                n: i + 1,
+                title: h.chunk.title.clone(),
+                section: h.chunk.section.clone(),
+                source: h.chunk.source.path.clone(),
+                text: h.chunk.text.clone(),
+                meta: h.chunk.metadata.clone(),
+                note: note_for(&self.registry, h, lang),
+            })
+            .collect();
+        let mut skip_turns = 0;
+        let mut n = passages.len();
+        loop {
+            let user = self.prompts.passages(
+                lang,
+                minijinja::context! { passages => &passages[..n], question => question, fence => &fence },
+            )?;
+            let mut messages = vec![ChatMessage::system(system.clone())];
+            for t in &history[skip_turns..] {
+                messages.push(ChatMessage::user(t.question.clone()));
+                messages.push(ChatMessage::assistant(t.answer.clone()));
+            }
+            messages.push(ChatMessage::user(user));
+            let tokens: usize = messages
+                .iter()
+                .map(|m| estimate_tokens(&m.content) + MESSAGE_OVERHEAD)
+                .sum();
+            if tokens <= budget {
+                return Ok((messages, n));
+            }
+            if skip_turns < history.len() {
+                skip_turns += 1;
+            } else if n > 1 {
+                n -= 1;
+            } else {
+                return Err(AgentError::Llm(LlmError::Protocol(format!(
+                    "the prompt needs about {tokens} tokens, more than the {budget} that \
+                     llm.context_tokens leaves after llm.max_answer_tokens"
+                ))));
+            }
+        }
+    }
+
+    /// The extractive answer into `out`; true when it abstained.
+    fn extractive(
+        &self,
+        question: &str,
+        hits: &[Hit],
+        domain: Option<&dyn Domain>,
+        out: &mut Output<'_, impl FnMut(AnswerEvent)>,
+    ) -> bool {
+        let ex = extractive_answer(question, hits, ExtractiveOptions::default());
+        if ex.abstained {
+            out.text(&ex.text);
+            return true;
+        }
+        let mut asm = Assembler::new(hits, domain, false);
+        asm.push(&ex.text, &mut |p| out.piece(p));
+        asm.finish(&mut |p| out.piece(p));
+        if asm.shortened {
+            out.notice(messages::shortened(out.lang).into());
+        }
+        // A domain's note on each cited source (e.g. strength, evidence, guideline version)
+        // goes into the text itself, since no model wrote it in.
+        let notes: Vec<String> = asm
+            .cited
+            .iter()
+            .filter_map(|&n| {
+                note_for(&self.registry, &hits[n - 1], out.lang).map(|t| format!("[{n}] {t}"))
+            })
+            .collect();
+        if !notes.is_empty() {
+            out.text(&format!("\n{}", notes.join("\n")));
+        }
+        false
+    }
+}
+
+struct ModelResult {
+    removed: usize,
+    abstained: bool,
+}
+
+fn note_for(registry: &DomainRegistry, hit: &Hit, lang: Language) -> Option<String> {
+    registry
+        .get(&hit.chunk.domain)
+        .ok()
+        .and_then(|d| d.source_note(&hit.chunk, lang.code()))
+}
+
+/// Collects the answer while forwarding it as events.
+struct Output<'a, F: FnMut(AnswerEvent)> {
+    hits: &'a [Hit],
+    registry: &'a DomainRegistry,
+    lang: Language,
+    sink: &'a mut F,
+    text: String,
+    citations: Vec<Citation>,
+    notices: Vec<String>,
+}
+
+impl<'a, F: FnMut(AnswerEvent)> Output<'a, F> {
+    fn new(hits: &'a [Hit], registry: &'a DomainRegistry, lang: Language, sink: &'a mut F) -> Self {
+        Self {
+            hits,
+            registry,
+            lang,
+            sink,
+            text: String::new(),
+            citations: Vec::new(),
+            notices: Vec::new(),
+        }
+    }
+
+    fn event(&mut self, e: AnswerEvent) {
+        (self.sink)(e)
+    }
+
+    fn text(&mut self, t: &str) {
+        self.text.push_str(t);
+        self.event(AnswerEvent::Text {
+            text: t.to_string(),
+        });
+    }
+
+    fn notice(&mut self, t: String) {
+        self.notices.push(t.clone());
+        self.event(AnswerEvent::Notice { text: t });
+    }
+
+    fn piece(&mut self, p: Piece) {
+        match p {
+            Piece::Text(t) => self.text(&t),
+            Piece::Cited(n) => {
+                if self.citations.iter().any(|c| c.marker == n) {
+                    return;
+                }
+                let hit = &self.hits[n - 1];
+                let mut c = Citation::from_hit(n, hit);
+                c.note = note_for(self.registry, hit, self.lang);
+                self.citations.push(c.clone());
+                self.event(AnswerEvent::Citation { citation: c });
+            }
+        }
+    }
+}

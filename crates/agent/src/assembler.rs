@@ -1,0 +1,212 @@
+//! Turns a model's raw output, piece by piece, into what the user sees: the reply that
+//! means "the passages do not answer" caught before any of it is shown, citation markers
+//! checked, and, where the domain asks for it, each sentence checked (e.g. doses) and the
+//! length kept to its limit. Sentences are then released whole instead of token by token.
+
+use zhiku_core::{Domain, Hit};
+
+use crate::citations::{markers_in, CitationStream};
+
+/// The exact reply the prompts ask for when the passages do not answer.
+pub const NO_ANSWER: &str = "NO_ANSWER";
+
+/// Something to show, in order.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Piece {
+    Text(String),
+    /// A passage number cited for the first time.
+    Cited(usize),
+}
+
+pub struct Assembler<'a> {
+    passages: &'a [Hit],
+    domain: Option<&'a dyn Domain>,
+    by_sentence: bool,
+    max_width: Option<usize>,
+    markers: CitationStream,
+    /// While the start of the reply could still be `NO_ANSWER`.
+    deciding: Option<String>,
+    sentence: String,
+    pub text: String,
+    pub cited: Vec<usize>,
+    /// Reasons of sentences the domain rejected.
+    pub dropped: Vec<String>,
+    pub shortened: bool,
+    pub abstained: bool,
+}
+
+impl<'a> Assembler<'a> {
+    pub fn new(passages: &'a [Hit], domain: Option<&'a dyn Domain>, watch_no_answer: bool) -> Self {
+        let policy = domain.map(|d| d.answer_policy()).unwrap_or_default();
+        Self {
+            passages,
+            domain,
+            by_sentence: policy.checks_sentences || policy.max_width.is_some(),
+            max_width: policy.max_width,
+            markers: CitationStream::new(passages.len()),
+            deciding: watch_no_answer.then(String::new),
+            sentence: String::new(),
+            text: String::new(),
+            cited: Vec::new(),
+            dropped: Vec::new(),
+            shortened: false,
+            abstained: false,
+        }
+    }
+
+    /// Markers removed because they pointed at no passage.
+    pub fn removed(&self) -> usize {
+        self.markers.removed
+    }
+
+    pub fn push(&mut self, piece: &str, out: &mut impl FnMut(Piece)) {
+        if self.abstained {
+            return;
+        }
+        let piece = match self.deciding.as_mut() {
+            Some(buf) => {
+                buf.push_str(piece);
+                let head = buf.trim_start();
+                if head.starts_with(NO_ANSWER) {
+                    self.abstained = true;
+                    return;
+                }
+                if NO_ANSWER.starts_with(head) {
+                    return; // could still be it
+                }
+                let all = std::mem::take(buf);
+                self.deciding = None;
+                all
+            }
+            None => piece.to_string(),
+        };
+        let clean = self.markers.push(&piece);
+        self.release(clean, false, out);
+    }
+
+    pub fn finish(&mut self, out: &mut impl FnMut(Piece)) {
+        if let Some(buf) = self.deciding.take() {
+            if !self.abstained {
+                let clean = self.markers.push(&buf);
+                self.release(clean, false, out);
+            }
+        }
+        if self.abstained {
+            return;
+        }
+        let rest = self.markers.finish();
+        self.release(rest, true, out);
+    }
+
+    fn release(&mut self, clean: String, last: bool, out: &mut impl FnMut(Piece)) {
+        if !self.by_sentence {
+            self.emit(&clean, out);
+            return;
+        }
+        self.sentence.push_str(&clean);
+        while let Some(end) = sentence_end(&self.sentence, last) {
+            let s: String = self.sentence.drain(..end).collect();
+            self.consider(s, out);
+        }
+        if last && !self.sentence.trim().is_empty() {
+            let s = std::mem::take(&mut self.sentence);
+            self.consider(s, out);
+        }
+    }
+
+    /// One whole sentence: checked by the domain, kept within the length limit.
+    fn consider(&mut self, s: String, out: &mut impl FnMut(Piece)) {
+        if self.shortened {
+            return;
+        }
+        if let Some(domain) = self.domain {
+            let mut allowed: Vec<usize> = markers_in(&s);
+            allowed.extend(&self.cited);
+            let texts: Vec<&str> = allowed
+                .iter()
+                .map(|&n| self.passages[n - 1].chunk.text.as_str())
+                .collect();
+            if let Err(reason) = domain.check_sentence(&s, &texts) {
+                self.dropped.push(reason);
+                return;
+            }
+        }
+        if let Some(max) = self.max_width {
+            let used = width(&self.text);
+            if used > 0 && used + width(s.trim_end()) > max {
+                self.shortened = true;
+                return;
+            }
+        }
+        self.emit(&s, out);
+    }
+
+    fn emit(&mut self, s: &str, out: &mut impl FnMut(Piece)) {
+        if s.is_empty() {
+            return;
+        }
+        self.text.push_str(s);
+        out(Piece::Text(s.to_string()));
+        for n in markers_in(s) {
+            if !self.cited.contains(&n) {
+                self.cited.push(n);
+                out(Piece::Cited(n));
+            }
+        }
+    }
+}
+
+/// Display columns: CJK characters take two.
+pub fn width(s: &str) -> usize {
+    s.chars()
+        .map(|c| if crate::lang::is_cjk(c) { 2 } else { 1 })
+        .sum()
+}
+
+/// The byte end of the first complete sentence in `buf`, markers after its end mark
+/// included; `None` while it may still go on (unless `last`).
+fn sentence_end(buf: &str, last: bool) -> Option<usize> {
+    for (i, c) in buf.char_indices() {
+        let after = i + c.len_utf8();
+        let mark = matches!(c, '。' | '！' | '？' | '；' | '\n')
+            || (matches!(c, '.' | '!' | '?') && buf[after..].starts_with(char::is_whitespace));
+        if !mark {
+            continue;
+        }
+        // Take the markers that follow the end mark ("…500 mg。[2]").
+        let mut j = after;
+        loop {
+            let rest = &buf[j..];
+            let trimmed = rest.trim_start_matches([' ', '\u{3000}']);
+            if trimmed.starts_with('[') {
+                match trimmed.find(']') {
+                    Some(close) => j = buf.len() - trimmed.len() + close + 1,
+                    None if last => return Some(buf.len()),
+                    None => return None,
+                }
+            } else if trimmed.is_empty() && !last {
+                return None; // a marker may still follow
+            } else {
+                return Some(j);
+            }
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sentence_ends_take_trailing_markers() {
+        assert_eq!(sentence_end("甲。[2]乙", false), Some("甲。[2]".len()));
+        assert_eq!(sentence_end("甲。", false), None);
+        assert_eq!(sentence_end("甲。", true), Some("甲。".len()));
+        assert_eq!(
+            sentence_end("Dose 5 mg. [1] Next", false),
+            Some("Dose 5 mg. [1]".len())
+        );
+        assert_eq!(sentence_end("v1.2 is", false), None);
+    }
+}

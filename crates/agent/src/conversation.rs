@@ -1,0 +1,198 @@
+//! Conversations: an id, a bounded history of turns, and the rule that rewrites a follow-up
+//! into a stand-alone query when no model is there to do it. Kept in memory only: questions
+//! may hold patient data, and nothing of them is written to disk or logs.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::Mutex;
+
+use crate::lang::{detect_language, Language};
+
+/// One answered question.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Turn {
+    pub question: String,
+    /// The query retrieval actually ran.
+    pub standalone: String,
+    pub answer: String,
+}
+
+/// The conversations in memory; the least recently used is dropped beyond `max`.
+pub struct ConversationStore {
+    inner: Mutex<Inner>,
+    max_turns: usize,
+    max_conversations: usize,
+}
+
+#[derive(Default)]
+struct Inner {
+    turns: HashMap<String, VecDeque<Turn>>,
+    /// Ids, least recently used first.
+    order: VecDeque<String>,
+}
+
+impl ConversationStore {
+    pub fn new(max_turns: usize, max_conversations: usize) -> Self {
+        Self {
+            inner: Mutex::new(Inner::default()),
+            max_turns: max_turns.max(1),
+            max_conversations: max_conversations.max(1),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        // A panic elsewhere while holding the lock leaves plain data behind: keep using it.
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Starts a conversation and returns its id.
+    pub fn create(&self) -> String {
+        let id = uuid::Uuid::new_v4().to_string();
+        let mut inner = self.lock();
+        inner.turns.insert(id.clone(), VecDeque::new());
+        inner.order.push_back(id.clone());
+        while inner.order.len() > self.max_conversations {
+            if let Some(old) = inner.order.pop_front() {
+                inner.turns.remove(&old);
+            }
+        }
+        id
+    }
+
+    /// The turns so far, oldest first; `None` for an unknown (or expired) id.
+    pub fn history(&self, id: &str) -> Option<Vec<Turn>> {
+        let mut inner = self.lock();
+        let turns = inner.turns.get(id)?.iter().cloned().collect();
+        touch(&mut inner.order, id);
+        Some(turns)
+    }
+
+    /// Adds a turn, forgetting the oldest beyond the bound. False for an unknown id.
+    pub fn append(&self, id: &str, turn: Turn) -> bool {
+        let mut inner = self.lock();
+        let Some(turns) = inner.turns.get_mut(id) else {
+            return false;
+        };
+        turns.push_back(turn);
+        while turns.len() > self.max_turns {
+            turns.pop_front();
+        }
+        touch(&mut inner.order, id);
+        true
+    }
+}
+
+fn touch(order: &mut VecDeque<String>, id: &str) {
+    if let Some(pos) = order.iter().position(|x| x == id) {
+        if let Some(x) = order.remove(pos) {
+            order.push_back(x);
+        }
+    }
+}
+
+/// Words that point back at something said before.
+const ZH_ANAPHORA: &[&str] = &[
+    "它", "他", "她", "其", "这", "那", "该", "此", "上述", "还有", "另外", "呢",
+];
+const EN_ANAPHORA: &[&str] = &[
+    "it",
+    "its",
+    "they",
+    "them",
+    "their",
+    "this",
+    "that",
+    "these",
+    "those",
+    "there",
+    "he",
+    "she",
+    "his",
+    "her",
+    "what about",
+    "how about",
+    "and ",
+    "also",
+];
+
+/// The rule used without a model: a follow-up that points back (a pronoun, "what about…",
+/// or too short to stand alone) is searched together with the previous stand-alone query.
+pub fn rule_rewrite(history: &[Turn], question: &str) -> String {
+    let Some(last) = history.last() else {
+        return question.to_string();
+    };
+    let q = question.trim();
+    let dependent = match detect_language(q) {
+        Language::Chinese => {
+            q.chars().filter(|c| !c.is_ascii_punctuation()).count() <= 6
+                || ZH_ANAPHORA.iter().any(|w| q.contains(w))
+        }
+        Language::English => {
+            let lower = format!(" {} ", q.to_lowercase());
+            q.split_whitespace().count() <= 3
+                || EN_ANAPHORA.iter().any(|w| {
+                    lower.contains(&format!(" {w} ")) || lower.starts_with(&format!(" {w}"))
+                })
+        }
+    };
+    if dependent {
+        format!("{} {q}", last.standalone)
+    } else {
+        q.to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn turn(q: &str) -> Turn {
+        Turn {
+            question: q.into(),
+            standalone: q.into(),
+            answer: "…".into(),
+        }
+    }
+
+    #[test]
+    fn follow_ups_borrow_the_previous_query() {
+        let h = vec![turn("故宫是哪一年建成的？")];
+        assert_eq!(
+            rule_rewrite(&h, "它有多少间房？"),
+            "故宫是哪一年建成的？ 它有多少间房？"
+        );
+        assert_eq!(
+            rule_rewrite(&h, "天坛祈年殿的建筑特点是什么"),
+            "天坛祈年殿的建筑特点是什么"
+        );
+        let h = vec![turn("When was the Temple of Heaven built?")];
+        assert!(rule_rewrite(&h, "What about its opening hours?").starts_with("When was"));
+        assert_eq!(
+            rule_rewrite(&h, "Explain the Pythagorean theorem for grade 8 students"),
+            "Explain the Pythagorean theorem for grade 8 students"
+        );
+        assert_eq!(rule_rewrite(&[], "它呢"), "它呢");
+    }
+
+    #[test]
+    fn bounded_turns_and_conversations() {
+        let store = ConversationStore::new(2, 2);
+        let a = store.create();
+        for q in ["1", "2", "3"] {
+            assert!(store.append(&a, turn(q)));
+        }
+        let h = store.history(&a).unwrap();
+        assert_eq!(
+            h.iter().map(|t| t.question.as_str()).collect::<Vec<_>>(),
+            ["2", "3"]
+        );
+        let b = store.create();
+        store.history(&a); // a is now the most recently used
+        let _c = store.create();
+        assert!(
+            store.history(&b).is_none(),
+            "least recently used goes first"
+        );
+        assert!(store.history(&a).is_some());
+        assert!(!store.append("no-such-id", turn("x")));
+    }
+}

@@ -1,0 +1,86 @@
+//! What the agent itself says to the user, in the user's language.
+
+use crate::lang::Language;
+
+pub fn no_answer(lang: Language) -> &'static str {
+    match lang {
+        Language::Chinese => "资料中没有找到能回答这个问题的内容。",
+        Language::English => "The sources do not contain an answer to this question.",
+    }
+}
+
+pub fn extractive_no_model(lang: Language) -> &'static str {
+    match lang {
+        Language::Chinese => "抽取式回答：未配置大模型，以下句子摘自检索到的资料。",
+        Language::English => "Extractive answer: no language model is configured; these sentences are quoted from the retrieved sources.",
+    }
+}
+
+pub fn extractive_after_failure(lang: Language, reason: &str) -> String {
+    match lang {
+        Language::Chinese => format!("大模型暂不可用（{reason}），以下为抽取式回答：句子摘自检索到的资料。"),
+        Language::English => format!("The language model is unavailable ({reason}); this is an extractive answer: sentences quoted from the retrieved sources."),
+    }
+}
+
+pub fn interrupted(lang: Language, reason: &str) -> String {
+    match lang {
+        Language::Chinese => format!("大模型的回答中断了（{reason}）；下面补充摘自资料的句子。"),
+        Language::English => format!(
+            "The model's answer was cut off ({reason}); sentences quoted from the sources follow."
+        ),
+    }
+}
+
+pub fn below_threshold(lang: Language) -> &'static str {
+    match lang {
+        Language::Chinese => "检索到的资料与问题相关度太低，因此不作回答，以免凭空编造。",
+        Language::English => "The retrieved sources are not relevant enough to this question, so no answer is given rather than one made up.",
+    }
+}
+
+pub fn model_abstained(lang: Language) -> &'static str {
+    match lang {
+        Language::Chinese => "大模型判断资料中没有答案。",
+        Language::English => "The model found no answer in the sources.",
+    }
+}
+
+pub fn removed_markers(lang: Language, n: usize) -> String {
+    match lang {
+        Language::Chinese => format!("已删除 {n} 个指向不存在资料的引用标记。"),
+        Language::English => format!("{n} citation marker(s) pointing at no source were removed."),
+    }
+}
+
+pub fn dropped_sentence(lang: Language, reason: &str) -> String {
+    match lang {
+        Language::Chinese => format!("已删除一句不受引用资料支持的内容：{reason}"),
+        Language::English => {
+            format!("A sentence the cited sources do not support was removed: {reason}")
+        }
+    }
+}
+
+pub fn shortened(lang: Language) -> &'static str {
+    match lang {
+        Language::Chinese => "回答已截短以适合手机屏幕。",
+        Language::English => "The answer was shortened to fit a phone screen.",
+    }
+}
+
+pub fn malformed_events(lang: Language, n: usize) -> String {
+    match lang {
+        Language::Chinese => format!("大模型的流式输出中有 {n} 条无法解析的数据，已跳过，回答可能不完整。"),
+        Language::English => format!("{n} unreadable event(s) in the model's stream were skipped; the answer may be incomplete."),
+    }
+}
+
+pub fn broadened(lang: Language) -> &'static str {
+    match lang {
+        Language::Chinese => "没有符合所问学段等条件的资料，已放宽条件检索。",
+        Language::English => {
+            "Nothing matched the level the question asks for; the search was broadened."
+        }
+    }
+}

@@ -1,0 +1,64 @@
+//! Whether retrieval found anything relevant enough to answer from. Two signals, because
+//! each fails alone: the dense similarity of the best passage (high for any on-topic text,
+//! even when the specific answer is missing) and how much of the question's content the top
+//! passages contain (low for paraphrases). The thresholds are calibrated on the dev sets
+//! (`zhiku eval` prints both signals; docs/evaluation.md).
+
+use serde::Serialize;
+use zhiku_core::{AgentConfig, Hit};
+
+use crate::lang::{content_terms, terms};
+
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Relevance {
+    /// Best dense-leg score (cosine similarity) among the passages; `None` without a dense leg.
+    pub top_dense: Option<f32>,
+    /// Share of the question's content terms found in the passages, each term weighted by its
+    /// length in characters (a long term is a rarer one).
+    pub coverage: f32,
+}
+
+impl Relevance {
+    pub fn assess(question: &str, passages: &[Hit]) -> Self {
+        let top_dense = passages
+            .iter()
+            .filter_map(|h| h.dense.map(|d| d.score))
+            .max_by(f32::total_cmp);
+        let q = {
+            let mut q = content_terms(question);
+            q.sort();
+            q.dedup();
+            q
+        };
+        let mut found = std::collections::HashSet::new();
+        for h in passages {
+            for t in terms(&h.chunk.text)
+                .into_iter()
+                .chain(terms(&h.chunk.title))
+            {
+                found.insert(t);
+            }
+        }
+        let weight = |t: &String| t.chars().count() as f32;
+        let total: f32 = q.iter().map(weight).sum();
+        let coverage = if total == 0.0 {
+            0.0
+        } else {
+            q.iter()
+                .filter(|t| found.contains(*t))
+                .map(weight)
+                .sum::<f32>()
+                / total
+        };
+        Self {
+            top_dense,
+            coverage,
+        }
+    }
+
+    /// Enough to answer from, under the configured thresholds.
+    pub fn sufficient(&self, cfg: &AgentConfig) -> bool {
+        let dense_ok = self.top_dense.is_none_or(|s| s >= cfg.min_dense_score);
+        dense_ok && self.coverage >= cfg.min_term_coverage
+    }
+}
