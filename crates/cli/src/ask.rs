@@ -60,7 +60,10 @@ pub async fn run(config: Config, args: AskArgs) -> anyhow::Result<ExitCode> {
                     let _ = write!(stdout, "{text}");
                     let _ = stdout.flush();
                 }
-                AnswerEvent::Notice { text } => eprintln!("({text})"),
+                // Notices are part of the answer (why it is extractive, what was removed).
+                AnswerEvent::Notice { text } => {
+                    let _ = writeln!(stdout, "({text})");
+                }
                 AnswerEvent::Citation { citation } => citations.push(citation),
                 AnswerEvent::Started { .. } => {}
             }
