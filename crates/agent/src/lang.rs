@@ -36,11 +36,23 @@ const STOPWORDS: &[&str] = &[
     "did", "it", "its", "an", "as", "from", "that", "this", "there", "can", "should", "about",
 ];
 
+/// Chinese bigrams that only say "this is a question" (什么, 哪些, 如何…).
+const ZH_FUNCTION_BIGRAMS: &[&str] = &[
+    "什么", "么是", "是什", "为什", "哪些", "哪个", "哪里", "哪一", "是哪", "有哪", "怎么", "怎样",
+    "如何", "是否", "可以", "多少", "请问", "介绍", "一下", "我们", "你们", "他们", "这个", "那个",
+    "以及", "还是", "或者", "有什", "么样", "样的", "一个", "哪位", "是谁", "谁是", "几年", "哪年",
+];
+
+/// Characters that make a bigram a function bigram wherever they appear.
+const ZH_FUNCTION_CHARS: &[char] = &['的', '吗', '呢', '了', '么', '吧', '呀', '？', '。'];
+
 /// The terms of a question that can locate its answer: [`terms`] without function words.
 pub(crate) fn content_terms(text: &str) -> Vec<String> {
     terms(text)
         .into_iter()
         .filter(|t| !STOPWORDS.contains(&t.as_str()))
+        .filter(|t| !ZH_FUNCTION_BIGRAMS.contains(&t.as_str()))
+        .filter(|t| !t.contains(ZH_FUNCTION_CHARS))
         .collect()
 }
 

@@ -1,4 +1,6 @@
-//! `zhiku eval DIR`: BEIR-style retrieval evaluation of the three modes.
+//! `zhiku eval DIR…`: BEIR-style retrieval evaluation of the three modes, the extractive
+//! answer, and the agent's abstention (see `abstention`); with several sets, a threshold
+//! sweep over all of them.
 //!
 //! The corpus is ingested into a scratch data directory named after the corpus's content
 //! hash (so a second run computes no embeddings), every query is run in each mode, and the
@@ -15,12 +17,14 @@ use sha2::{Digest, Sha256};
 use zhiku_core::{Classification, Config, RetrievalMode, SearchFilter};
 use zhiku_ingest::IngestOptions;
 
+use crate::abstention::{self, AbstentionRates, AbstentionSignals};
 use crate::app::App;
 
 #[derive(Args)]
 pub struct EvalArgs {
-    /// Folder with corpus.jsonl, queries.jsonl and qrels.tsv.
-    pub dir: PathBuf,
+    /// Folders with corpus.jsonl, queries.jsonl and qrels.tsv.
+    #[arg(required = true)]
+    pub dirs: Vec<PathBuf>,
     /// Print the figures as one JSON object.
     #[arg(long)]
     pub json: bool,
@@ -177,26 +181,44 @@ pub struct EvalOutcome {
     pub modes: BTreeMap<&'static str, ModeFigures>,
     /// The extractive answerer on the hybrid hits, over queries with gold answers.
     pub extractive: ExtractiveFigures,
+    /// The agent's relevance readings, answerable and with the answer removed.
+    pub signals: AbstentionSignals,
+    /// Abstention under the configured thresholds.
+    pub abstention: AbstentionRates,
 }
 
 #[derive(Debug, Default, Clone, serde::Serialize)]
 pub struct ExtractiveFigures {
     /// Fraction of answers that contain a gold answer string.
     pub answer_hit: f64,
-    /// Fraction of answers that said the sources do not answer.
+    /// Fraction of answers that said the sources do not answer (no sentence shared terms).
     pub abstained: f64,
+    /// As the agent answers: the relevance check may abstain first (counted as a miss).
+    pub answer_hit_agent: f64,
+    /// Fraction of these answerable questions the agent's relevance check refuses.
+    pub abstained_agent: f64,
     pub queries: usize,
 }
 
-pub async fn evaluate(config: Config, args: &EvalArgs) -> anyhow::Result<EvalOutcome> {
-    let corpus = args.dir.join("corpus.jsonl");
-    let mut queries = read_queries(&args.dir.join("queries.jsonl"))?;
-    let qrels = read_qrels(&args.dir.join("qrels.tsv"))?;
+/// Questions from other sets asked of each corpus, for the off-topic abstention rate.
+const OFF_TOPIC_QUERIES: usize = 100;
+
+/// Evaluates one set; `off_topic` are questions whose answers are elsewhere.
+pub async fn evaluate(
+    config: Config,
+    dir: &Path,
+    off_topic: &[String],
+    args: &EvalArgs,
+) -> anyhow::Result<EvalOutcome> {
+    let corpus = dir.join("corpus.jsonl");
+    let mut queries = read_queries(&dir.join("queries.jsonl"))?;
+    let qrels = read_qrels(&dir.join("qrels.tsv"))?;
     queries.retain(|q| qrels.contains_key(&q.id));
     if let Some(n) = args.limit {
         queries.truncate(n);
     }
     let scratch = scratch_dir(&config, &corpus)?;
+    let agent_cfg = config.agent.clone();
     let app = App::open_at(scratch, config).await?;
     let opts = IngestOptions {
         prune: true,
@@ -222,6 +244,7 @@ pub async fn evaluate(config: Config, args: &EvalArgs) -> anyhow::Result<EvalOut
     };
     let mut modes = BTreeMap::new();
     let mut extractive = ExtractiveFigures::default();
+    let mut signals = AbstentionSignals::default();
     for mode in RetrievalMode::ALL {
         let mut f = ModeFigures::default();
         let mut latencies = Vec::with_capacity(queries.len());
@@ -243,6 +266,9 @@ pub async fn evaluate(config: Config, args: &EvalArgs) -> anyhow::Result<EvalOut
             f.hit_10 += f64::from(ranked.iter().take(10).any(|d| relevant.contains(d)));
             f.ndcg_10 += ndcg_at(&ranked, relevant, 10);
             f.mrr_10 += mrr_at(&ranked, relevant, 10);
+            if mode == RetrievalMode::Hybrid {
+                signals.record(&q.text, &results.hits, relevant, agent_cfg.passages);
+            }
             if !q.answers.is_empty() {
                 with_answers += 1;
                 let top5 = results.hits.iter().take(5);
@@ -255,8 +281,13 @@ pub async fn evaluate(config: Config, args: &EvalArgs) -> anyhow::Result<EvalOut
                         zhiku_agent::extractive_answer(&q.text, &results.hits, Default::default());
                     extractive.queries += 1;
                     extractive.abstained += f64::from(answer.abstained);
-                    extractive.answer_hit +=
-                        f64::from(q.answers.iter().any(|a| answer.text.contains(a.as_str())));
+                    let hit = q.answers.iter().any(|a| answer.text.contains(a.as_str()));
+                    extractive.answer_hit += f64::from(hit);
+                    let top = &results.hits[..results.hits.len().min(agent_cfg.passages)];
+                    let gated =
+                        !zhiku_agent::Relevance::assess(&q.text, top).sufficient(&agent_cfg);
+                    extractive.abstained_agent += f64::from(gated);
+                    extractive.answer_hit_agent += f64::from(hit && !gated);
                 }
             }
         }
@@ -277,27 +308,94 @@ pub async fn evaluate(config: Config, args: &EvalArgs) -> anyhow::Result<EvalOut
         f.latency_ms_p99 = percentile(&latencies, 99.0);
         modes.insert(mode.as_str(), f);
     }
+    for q in off_topic {
+        let results = retriever
+            .search(q, &filter, agent_cfg.passages, RetrievalMode::Hybrid)
+            .await?;
+        signals.record_off_topic(q, &results.hits, agent_cfg.passages);
+    }
     let n = extractive.queries.max(1) as f64;
     extractive.answer_hit /= n;
     extractive.abstained /= n;
+    extractive.answer_hit_agent /= n;
+    extractive.abstained_agent /= n;
     Ok(EvalOutcome {
         corpus: report.documents,
         queries: queries.len(),
         modes,
         extractive,
+        abstention: signals.rates(&agent_cfg),
+        signals,
     })
 }
 
+/// Bounds on abstaining on answerable questions for the threshold sweep.
+const SWEEP_BOUNDS: [f64; 4] = [0.02, 0.05, 0.10, 0.20];
+
 pub async fn run(config: Config, args: EvalArgs) -> anyhow::Result<ExitCode> {
-    let out = evaluate(config, &args).await?;
+    // Each set is also asked the questions of the next one (off-topic for it).
+    let mut questions = Vec::new();
+    for dir in &args.dirs {
+        let qs = read_queries(&dir.join("queries.jsonl"))?;
+        questions.push(
+            qs.into_iter()
+                .map(|q| q.text)
+                .take(OFF_TOPIC_QUERIES)
+                .collect::<Vec<_>>(),
+        );
+    }
+    let mut outcomes = Vec::new();
+    for (i, dir) in args.dirs.iter().enumerate() {
+        let off_topic = if args.dirs.len() > 1 {
+            questions[(i + 1) % args.dirs.len()].as_slice()
+        } else {
+            &[]
+        };
+        outcomes.push((dir, evaluate(config.clone(), dir, off_topic, &args).await?));
+    }
+    let mut pooled = AbstentionSignals::default();
+    for (_, o) in &outcomes {
+        pooled.extend(&o.signals);
+    }
     if args.json {
-        let json = serde_json::json!({"corpus": out.corpus, "queries": out.queries, "modes": out.modes, "extractive": out.extractive});
+        let sets: Vec<serde_json::Value> = outcomes
+            .iter()
+            .map(|(dir, o)| {
+                serde_json::json!({"dir": dir, "corpus": o.corpus, "queries": o.queries, "modes": o.modes,
+                    "extractive": o.extractive, "abstention": o.abstention})
+            })
+            .collect();
+        let json = match sets.as_slice() {
+            [one] => one.clone(),
+            _ => serde_json::json!({"sets": sets, "abstention": pooled.rates(&config.agent),
+                "sweep": pooled.sweep(&SWEEP_BOUNDS)}),
+        };
         println!("{}", serde_json::to_string_pretty(&json)?);
         return Ok(ExitCode::SUCCESS);
     }
+    for (dir, out) in &outcomes {
+        print_outcome(dir, out);
+    }
+    println!("\nabstention under the configured thresholds (answer removed: every relevant passage taken out of the results; off-topic: the next set's first {OFF_TOPIC_QUERIES} questions):");
+    println!("{}", abstention::TABLE_HEAD);
+    for (dir, out) in &outcomes {
+        println!("{} {}", out.abstention, dir.display());
+    }
+    if outcomes.len() > 1 {
+        println!("{} all sets", pooled.rates(&config.agent));
+        println!("\nsweep over all sets: thresholds abstaining most on unanswerable questions (mean of answer removed and off-topic), for a bound on abstaining on answerable ones:");
+        println!("{}", abstention::TABLE_HEAD);
+        for (bound, r) in SWEEP_BOUNDS.iter().zip(pooled.sweep(&SWEEP_BOUNDS)) {
+            println!("{r} ≤ {bound}");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_outcome(dir: &Path, out: &EvalOutcome) {
     println!(
         "{}: {} passages, {} queries",
-        args.dir.display(),
+        dir.display(),
         out.corpus,
         out.queries
     );
@@ -321,10 +419,10 @@ pub async fn run(config: Config, args: EvalArgs) -> anyhow::Result<ExitCode> {
     }
     let e = &out.extractive;
     println!(
-        "extractive answer (hybrid hits, {} queries with gold answers): contains a gold answer {:.3}, abstained {:.3}",
-        e.queries, e.answer_hit, e.abstained
+        "extractive answer (hybrid hits, {} queries with gold answers): contains a gold answer {:.3}, abstained {:.3}; \
+         behind the agent's relevance check: contains a gold answer {:.3}, refused {:.3}",
+        e.queries, e.answer_hit, e.abstained, e.answer_hit_agent, e.abstained_agent
     );
-    Ok(ExitCode::SUCCESS)
 }
 
 #[cfg(test)]

@@ -1,6 +1,7 @@
 //! The `zhiku` command: ingest, search, eval, bench. It only parses arguments, opens the
 //! engine and prints; everything else lives in the library crates.
 
+mod abstention;
 mod app;
 mod ask;
 mod bench;

@@ -303,13 +303,23 @@ async fn ask_streams_a_model_answer_and_falls_back_when_it_fails() {
     let work = tempfile::tempdir().unwrap();
     let mini = fixtures().join("mini");
     let data = work.path().to_path_buf();
-    let ingest = tokio::task::spawn_blocking(move || run(&data, &["ingest", mini.to_str().unwrap()]));
+    let ingest =
+        tokio::task::spawn_blocking(move || run(&data, &["ingest", mini.to_str().unwrap()]));
     assert!(ingest.await.unwrap().status.success());
     let server = FakeLlm::start(vec![
         Reply::Stream(vec!["故宫始建于".into(), "1406年[".into(), "1]。".into()]),
-        Reply::Status { code: 503, retry_after: None },
-        Reply::Status { code: 503, retry_after: None },
-        Reply::Status { code: 503, retry_after: None },
+        Reply::Status {
+            code: 503,
+            retry_after: None,
+        },
+        Reply::Status {
+            code: 503,
+            retry_after: None,
+        },
+        Reply::Status {
+            code: 503,
+            retry_after: None,
+        },
     ])
     .await;
     let ask = |question: &'static str| {
@@ -324,15 +334,24 @@ async fn ask_streams_a_model_answer_and_falls_back_when_it_fails() {
     assert!(out.status.success(), "{}", text(&out.stderr));
     let stdout = text(&out.stdout);
     assert!(stdout.starts_with("故宫始建于1406年[1]。"), "{stdout}");
-    assert!(stdout.contains("[1] ") && stdout.contains("forbidden-city.md"), "{stdout}");
+    assert!(
+        stdout.contains("[1] ") && stdout.contains("forbidden-city.md"),
+        "{stdout}"
+    );
     assert!(!stdout.contains("抽取式"), "{stdout}");
     let sent = server.received();
     assert_eq!(sent[0].authorization.as_deref(), Some("Bearer sk-cli-test"));
-    assert!(!text(&out.stderr).contains("sk-cli-test"), "the key never reaches the log");
+    assert!(
+        !text(&out.stderr).contains("sk-cli-test"),
+        "the key never reaches the log"
+    );
 
     let out = ask("故宫始建于哪一年？").await.unwrap();
     assert!(out.status.success(), "{}", text(&out.stderr));
     let stdout = text(&out.stdout);
-    assert!(stdout.contains("HTTP 503") && stdout.contains("抽取式"), "{stdout}");
+    assert!(
+        stdout.contains("HTTP 503") && stdout.contains("抽取式"),
+        "{stdout}"
+    );
     assert!(stdout.contains("1406"), "{stdout}");
 }

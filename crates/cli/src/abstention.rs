@@ -1,0 +1,133 @@
+//! How often the agent's relevance check abstains, measured on an eval set: on the questions
+//! as asked (answerable: abstaining is a miss); on the same questions with every passage
+//! judged relevant removed from the results (their answer is no longer in the corpus, but
+//! passages on the same topic are: the hard case, abstaining is right); and on another set's
+//! questions (off-topic: abstaining is right). The sweep picks thresholds on pooled sets;
+//! tune on dev sets only.
+
+use std::collections::HashSet;
+
+use serde::Serialize;
+use zhiku_agent::Relevance;
+use zhiku_core::{AgentConfig, Hit};
+
+/// The two relevance readings of one query.
+#[derive(Debug, Default, Clone, Serialize)]
+pub struct AbstentionSignals {
+    pub answerable: Vec<Relevance>,
+    pub unanswerable: Vec<Relevance>,
+    pub off_topic: Vec<Relevance>,
+}
+
+impl AbstentionSignals {
+    /// `hits` must reach deeper than `k` plus the relevant documents.
+    pub fn record(&mut self, question: &str, hits: &[Hit], relevant: &HashSet<String>, k: usize) {
+        let top: Vec<Hit> = hits.iter().take(k).cloned().collect();
+        self.answerable.push(Relevance::assess(question, &top));
+        let without: Vec<Hit> = hits
+            .iter()
+            .filter(|h| !relevant.contains(&h.chunk.doc_id))
+            .take(k)
+            .cloned()
+            .collect();
+        self.unanswerable
+            .push(Relevance::assess(question, &without));
+    }
+
+    /// A question from another set: its answer is not in this corpus.
+    pub fn record_off_topic(&mut self, question: &str, hits: &[Hit], k: usize) {
+        let top: Vec<Hit> = hits.iter().take(k).cloned().collect();
+        self.off_topic.push(Relevance::assess(question, &top));
+    }
+
+    pub fn extend(&mut self, other: &AbstentionSignals) {
+        self.answerable.extend_from_slice(&other.answerable);
+        self.unanswerable.extend_from_slice(&other.unanswerable);
+        self.off_topic.extend_from_slice(&other.off_topic);
+    }
+
+    /// Abstention rates under `cfg`'s thresholds.
+    pub fn rates(&self, cfg: &AgentConfig) -> AbstentionRates {
+        let rate = |v: &[Relevance]| {
+            v.iter().filter(|r| !r.sufficient(cfg)).count() as f64 / v.len().max(1) as f64
+        };
+        AbstentionRates {
+            min_dense_score: cfg.min_dense_score,
+            min_term_coverage: cfg.min_term_coverage,
+            answerable_abstained: rate(&self.answerable),
+            unanswerable_abstained: rate(&self.unanswerable),
+            off_topic_abstained: rate(&self.off_topic),
+            queries: self.answerable.len(),
+            off_topic_queries: self.off_topic.len(),
+        }
+    }
+
+    /// For each bound on abstaining on answerable questions, the thresholds that abstain
+    /// most often on unanswerable ones (the mean of the answer-removed and off-topic rates).
+    pub fn sweep(&self, bounds: &[f64]) -> Vec<AbstentionRates> {
+        let mut grid = Vec::new();
+        for d in 0..=60 {
+            for c in 0..=20 {
+                let cfg = AgentConfig {
+                    min_dense_score: 0.70 + d as f32 * 0.005,
+                    min_term_coverage: c as f32 * 0.05,
+                    ..AgentConfig::default()
+                };
+                grid.push(self.rates(&cfg));
+            }
+        }
+        bounds
+            .iter()
+            .filter_map(|&b| {
+                grid.iter()
+                    .filter(|r| r.answerable_abstained <= b)
+                    .max_by(|x, y| {
+                        x.unanswerable_mean()
+                            .total_cmp(&y.unanswerable_mean())
+                            // Equal: prefer the lower thresholds (fewer surprises).
+                            .then(y.min_dense_score.total_cmp(&x.min_dense_score))
+                            .then(y.min_term_coverage.total_cmp(&x.min_term_coverage))
+                    })
+                    .cloned()
+            })
+            .collect()
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct AbstentionRates {
+    pub min_dense_score: f32,
+    pub min_term_coverage: f32,
+    /// Share of answerable questions the agent would refuse.
+    pub answerable_abstained: f64,
+    /// Share of questions whose answer was removed that the agent would refuse.
+    pub unanswerable_abstained: f64,
+    /// Share of other sets' questions the agent would refuse.
+    pub off_topic_abstained: f64,
+    pub queries: usize,
+    pub off_topic_queries: usize,
+}
+
+impl AbstentionRates {
+    fn unanswerable_mean(&self) -> f64 {
+        (self.unanswerable_abstained + self.off_topic_abstained) / 2.0
+    }
+}
+
+impl std::fmt::Display for AbstentionRates {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "| {:.3} | {:.2} | {:.3} | {:.3} | {:.3} | {} / {} |",
+            self.min_dense_score,
+            self.min_term_coverage,
+            self.answerable_abstained,
+            self.unanswerable_abstained,
+            self.off_topic_abstained,
+            self.queries,
+            self.off_topic_queries
+        )
+    }
+}
+
+pub const TABLE_HEAD: &str = "| min dense | min coverage | abstained: answerable | answer removed | off-topic | queries / off-topic |\n|---|---|---|---|---|---|";
