@@ -48,11 +48,16 @@ enum Command {
         #[arg(long)]
         strict: bool,
     },
-    /// Answer a question from the indexes, citing its sources (extractive for now).
+    /// Answer a question from the indexes, citing its sources (by the configured model, else
+    /// extractive).
     Ask(ask::AskArgs),
+    /// A conversation: one question per line on standard input; follow-ups are rewritten
+    /// into stand-alone queries.
+    Chat(ask::ChatArgs),
     /// Search the indexes and print hits with their sources.
     Search(search::SearchArgs),
-    /// Evaluate retrieval on a BEIR-style folder (corpus.jsonl, queries.jsonl, qrels.tsv).
+    /// Evaluate retrieval, extractive answers and abstention on BEIR-style folders
+    /// (corpus.jsonl, queries.jsonl, qrels.tsv).
     Eval(eval::EvalArgs),
     /// Measure ingest throughput, query latency and memory.
     Bench(bench::BenchArgs),
@@ -120,6 +125,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Search(args) => search::run(config, args).await,
         Command::Ask(args) => ask::run(config, args).await,
+        Command::Chat(args) => ask::chat(config, args).await,
         Command::Eval(args) => eval::run(config, args).await,
         Command::Bench(args) => bench::run(config, args).await,
         Command::Stats { ids } => app::stats(&config, ids).await,

@@ -295,6 +295,44 @@ fn ask_answers_extractively_with_checked_citations() {
     assert!(text(&out.stderr).contains("query is empty"));
 }
 
+/// `zhiku chat`: questions on standard input, follow-ups searched with the earlier question.
+#[test]
+fn chat_keeps_the_conversation_and_survives_a_bad_line() {
+    use std::io::Write;
+    let work = tempfile::tempdir().unwrap();
+    let mini = fixtures().join("mini");
+    assert!(run(work.path(), &["ingest", mini.to_str().unwrap()])
+        .status
+        .success());
+    let mut child = zhiku(work.path(), &["chat"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let long = "问".repeat(3000);
+    let input = format!("故宫始建于哪一年？\n{long}\n它是谁下令修建的？\n");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains("1406"), "{stdout}");
+    assert!(
+        stdout.contains("(query: 故宫始建于哪一年？ 它是谁下令修建的？)"),
+        "the follow-up is searched with the first question: {stdout}"
+    );
+    assert!(
+        text(&out.stderr).contains("3000 characters long"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
 /// `zhiku ask` with a model configured through the environment, against a real local server
 /// speaking the OpenAI protocol; then the same model failing.
 #[tokio::test(flavor = "multi_thread")]
