@@ -22,6 +22,8 @@ run: build
 	$(ZHIKU) --data-dir $(DEMO_DATA) search "first-line drug for type 2 diabetes" -f department=endocrinology -k 3
 	$(ZHIKU) --data-dir $(DEMO_DATA) search "二次函数的顶点坐标怎么求" --domain education -f grade_band=junior -k 3
 	$(ZHIKU) --data-dir $(DEMO_DATA) search "附近有什么古迹" --near 39.9163,116.3972 --radius-m 3000 -k 3
+	$(ZHIKU) --data-dir $(DEMO_DATA) ask "故宫是哪一年开始修建的？" --domain culture
+	$(ZHIKU) --data-dir $(DEMO_DATA) ask "What is the first-line drug for type 2 diabetes?" --domain medicine
 
 test: setup
 	$(CARGO) test --release --locked --workspace
