@@ -4,111 +4,23 @@
 
 use std::sync::Arc;
 
-use serde::Serialize;
 use zhiku_core::{
-    validate_query, AgentConfig, Config, CoreError, Domain, DomainRegistry, Hit, LlmConfig,
-    QuestionHints, RetrievalConfig, RetrievalMode, SearchFilter,
+    validate_query, AgentConfig, Config, Domain, DomainRegistry, Hit, LlmConfig, QuestionHints,
+    RetrievalConfig, RetrievalMode, SearchFilter,
 };
-use zhiku_index::{HybridRetriever, IndexError};
+use zhiku_index::HybridRetriever;
 
-use crate::assembler::{Assembler, Piece};
+use crate::answer::{AgentError, Answer, AnswerEvent, AnswerMode, AskRequest};
+use crate::assembler::{Assembler, NO_ANSWER};
 use crate::budget::{estimate_tokens, MESSAGE_OVERHEAD};
-use crate::citations::Citation;
 use crate::conversation::{rule_rewrite, ConversationStore, Turn};
 use crate::extractive::{extractive_answer, ExtractiveOptions};
 use crate::lang::{detect_language, Language};
 use crate::llm::{ChatClient, ChatMessage, LlmError};
-use crate::prompts::{new_fence, PromptError, PromptPassage, PromptSet, PromptTurn};
+use crate::messages;
+use crate::output::Output;
+use crate::prompts::{new_fence, PromptPassage, PromptSet, PromptTurn};
 use crate::relevance::Relevance;
-use crate::{assembler::NO_ANSWER, messages};
-
-/// One question.
-#[derive(Debug, Clone, Default)]
-pub struct AskRequest {
-    pub question: String,
-    /// Restrict to one domain (its retrieval settings, prompts and policies apply).
-    pub domain: Option<String>,
-    /// Who is asking: clearance, metadata filters, distance. Its `domains` is replaced by
-    /// `domain` when that is set.
-    pub filter: SearchFilter,
-    /// Continue this conversation; `None` starts one.
-    pub conversation: Option<String>,
-}
-
-/// How an answer was produced.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum AnswerMode {
-    /// Written by the configured large model from the passages.
-    Model,
-    /// Sentences copied from the passages (no model configured, or it failed).
-    Extractive,
-}
-
-/// What the user sees, as it happens.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
-pub enum AnswerEvent {
-    Started {
-        conversation_id: String,
-        /// The stand-alone query retrieval ran.
-        query: String,
-        mode: AnswerMode,
-        passages: usize,
-    },
-    Text {
-        text: String,
-    },
-    /// A source cited for the first time, sent right after the text that cites it.
-    Citation {
-        citation: Citation,
-    },
-    Notice {
-        text: String,
-    },
-}
-
-/// The finished answer.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Answer {
-    pub conversation_id: String,
-    pub query: String,
-    pub text: String,
-    /// Sources actually cited, in order of first citation.
-    pub citations: Vec<Citation>,
-    pub mode: AnswerMode,
-    pub notices: Vec<String>,
-    /// The answer says the sources do not answer.
-    pub abstained: bool,
-    /// Markers that pointed at no passage and were removed.
-    pub removed_markers: usize,
-    pub relevance: Relevance,
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum AgentError {
-    /// Empty or over-long question, unknown domain, bad filter: the caller's to fix.
-    #[error(transparent)]
-    Invalid(#[from] CoreError),
-    #[error("unknown conversation id {0:?} (never created, or expired)")]
-    UnknownConversation(String),
-    #[error("retrieval failed: {0}")]
-    Retrieval(#[from] IndexError),
-    #[error(transparent)]
-    Prompt(#[from] PromptError),
-    #[error("language model: {0}")]
-    Llm(#[from] LlmError),
-}
-
-impl AgentError {
-    /// The caller's mistake (a 4xx), as opposed to ours or an upstream's.
-    pub fn is_caller_error(&self) -> bool {
-        matches!(
-            self,
-            AgentError::Invalid(_) | AgentError::UnknownConversation(_)
-        ) || matches!(self, AgentError::Retrieval(IndexError::Core(_)))
-    }
-}
 
 pub struct Agent {
     retriever: HybridRetriever,
@@ -218,12 +130,15 @@ impl Agent {
             out.text(messages::no_answer(lang));
             abstained = true;
         } else if let Some(llm) = &self.llm {
-            match self
-                .model_answer(
-                    llm, domain, lang, &hints, &history, &hits, &question, &mut out,
-                )
-                .await
-            {
+            let ctx = Context {
+                domain,
+                lang,
+                hints: &hints,
+                history: &history,
+                hits: &hits,
+                question: &question,
+            };
+            match self.model_answer(llm, &ctx, &mut out).await {
                 Ok(r) => {
                     removed = r.removed;
                     abstained = r.abstained;
@@ -354,27 +269,22 @@ impl Agent {
 
     /// Streams the model's answer through the checks. `Err(reason)` when it failed and the
     /// caller must fall back.
-    #[allow(clippy::too_many_arguments)]
     async fn model_answer(
         &self,
         llm: &ChatClient,
-        domain: Option<&dyn Domain>,
-        lang: Language,
-        hints: &QuestionHints,
-        history: &[Turn],
-        hits: &[Hit],
-        question: &str,
+        ctx: &Context<'_>,
         out: &mut Output<'_, impl FnMut(AnswerEvent)>,
     ) -> Result<ModelResult, String> {
+        let (domain, lang) = (ctx.domain, ctx.lang);
         let policy = domain.map(|d| d.answer_policy()).unwrap_or_default();
         let (messages, used) = self
-            .build_messages(llm.config(), domain, lang, hints, history, hits, question)
+            .build_messages(llm.config(), ctx)
             .map_err(|e| e.to_string())?;
         let max_tokens = match policy.max_width {
             Some(w) => llm.config().max_answer_tokens.min(w + 64),
             None => llm.config().max_answer_tokens,
         };
-        let mut asm = Assembler::new(&hits[..used], domain, true);
+        let mut asm = Assembler::new(&ctx.hits[..used], domain, true);
         let result = llm
             .chat(&messages, llm.config().stream, max_tokens, |d| {
                 asm.push(d, &mut |p| out.piece(p))
@@ -420,17 +330,12 @@ impl Agent {
     /// System message, earlier turns and the fenced passages, within the context budget:
     /// the oldest turns go first, then the lowest-ranked passages. Returns the messages and
     /// how many passages they hold.
-    #[allow(clippy::too_many_arguments)]
     fn build_messages(
         &self,
         llm: &LlmConfig,
-        domain: Option<&dyn Domain>,
-        lang: Language,
-        hints: &QuestionHints,
-        history: &[Turn],
-        hits: &[Hit],
-        question: &str,
+        ctx: &Context<'_>,
     ) -> Result<(Vec<ChatMessage>, usize), AgentError> {
+        let (domain, lang, hits, history) = (ctx.domain, ctx.lang, ctx.hits, ctx.history);
         let policy = domain.map(|d| d.answer_policy()).unwrap_or_default();
         let fence = new_fence();
         let system = self.prompts.system(
@@ -440,7 +345,7 @@ impl Agent {
                 domain => domain.map(|d| d.name()).unwrap_or("general"),
                 lang => lang.code(),
                 max_width => policy.max_width,
-                hints => hints.prompt,
+                hints => ctx.hints.prompt,
                 no_answer => NO_ANSWER,
                 fence => fence,
             },
@@ -464,7 +369,7 @@ impl Agent {
         loop {
             let user = self.prompts.passages(
                 lang,
-                minijinja::context! { passages => &passages[..n], question => question, fence => &fence },
+                minijinja::context! { passages => &passages[..n], question => ctx.question, fence => &fence },
             )?;
             let mut messages = vec![ChatMessage::system(system.clone())];
             for t in &history[skip_turns..] {
@@ -527,71 +432,24 @@ impl Agent {
     }
 }
 
+/// What one question brings to the model call.
+struct Context<'a> {
+    domain: Option<&'a dyn Domain>,
+    lang: Language,
+    hints: &'a QuestionHints,
+    history: &'a [Turn],
+    hits: &'a [Hit],
+    question: &'a str,
+}
+
 struct ModelResult {
     removed: usize,
     abstained: bool,
 }
 
-fn note_for(registry: &DomainRegistry, hit: &Hit, lang: Language) -> Option<String> {
+pub(crate) fn note_for(registry: &DomainRegistry, hit: &Hit, lang: Language) -> Option<String> {
     registry
         .get(&hit.chunk.domain)
         .ok()
         .and_then(|d| d.source_note(&hit.chunk, lang.code()))
-}
-
-/// Collects the answer while forwarding it as events.
-struct Output<'a, F: FnMut(AnswerEvent)> {
-    hits: &'a [Hit],
-    registry: &'a DomainRegistry,
-    lang: Language,
-    sink: &'a mut F,
-    text: String,
-    citations: Vec<Citation>,
-    notices: Vec<String>,
-}
-
-impl<'a, F: FnMut(AnswerEvent)> Output<'a, F> {
-    fn new(hits: &'a [Hit], registry: &'a DomainRegistry, lang: Language, sink: &'a mut F) -> Self {
-        Self {
-            hits,
-            registry,
-            lang,
-            sink,
-            text: String::new(),
-            citations: Vec::new(),
-            notices: Vec::new(),
-        }
-    }
-
-    fn event(&mut self, e: AnswerEvent) {
-        (self.sink)(e)
-    }
-
-    fn text(&mut self, t: &str) {
-        self.text.push_str(t);
-        self.event(AnswerEvent::Text {
-            text: t.to_string(),
-        });
-    }
-
-    fn notice(&mut self, t: String) {
-        self.notices.push(t.clone());
-        self.event(AnswerEvent::Notice { text: t });
-    }
-
-    fn piece(&mut self, p: Piece) {
-        match p {
-            Piece::Text(t) => self.text(&t),
-            Piece::Cited(n) => {
-                if self.citations.iter().any(|c| c.marker == n) {
-                    return;
-                }
-                let hit = &self.hits[n - 1];
-                let mut c = Citation::from_hit(n, hit);
-                c.note = note_for(self.registry, hit, self.lang);
-                self.citations.push(c.clone());
-                self.event(AnswerEvent::Citation { citation: c });
-            }
-        }
-    }
 }

@@ -8,6 +8,7 @@
 //! crate knows no transport but the one it uses to reach the model.
 
 mod agent;
+mod answer;
 mod assembler;
 mod budget;
 mod citations;
@@ -16,10 +17,12 @@ mod extractive;
 mod lang;
 pub mod llm;
 mod messages;
+mod output;
 mod prompts;
 mod relevance;
 
-pub use agent::{Agent, AgentError, Answer, AnswerEvent, AnswerMode, AskRequest};
+pub use agent::Agent;
+pub use answer::{AgentError, Answer, AnswerEvent, AnswerMode, AskRequest};
 pub use citations::{check_citations, CheckedAnswer, Citation};
 pub use conversation::{rule_rewrite, Turn};
 pub use extractive::{extractive_answer, ExtractiveAnswer, ExtractiveOptions};

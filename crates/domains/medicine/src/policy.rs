@@ -124,39 +124,31 @@ pub fn note(chunk: &Chunk, lang: &str) -> Option<String> {
     if strength.is_none() && evidence.is_none() && version.is_none() {
         return None;
     }
+    let zh = lang == "zh";
     let mut parts = Vec::new();
-    if lang == "zh" {
-        if let Some(s) = strength {
-            let s = match s {
-                "strong" => "强",
-                "weak" => "弱",
-                other => other,
-            };
-            parts.push(format!("推荐强度：{s}"));
-        }
-        if let Some(e) = evidence {
-            parts.push(format!("证据等级：{e}"));
-        }
-        match (guideline, version) {
-            (Some(g), Some(v)) => parts.push(format!("指南：{g}（{v}）")),
-            (None, Some(v)) => parts.push(format!("版本：{v}")),
-            _ => {}
-        }
-        Some(parts.join("；"))
-    } else {
-        if let Some(s) = strength {
-            parts.push(format!("strength: {s}"));
-        }
-        if let Some(e) = evidence {
-            parts.push(format!("evidence: {e}"));
-        }
-        match (guideline, version) {
-            (Some(g), Some(v)) => parts.push(format!("guideline: {g}, version {v}")),
-            (None, Some(v)) => parts.push(format!("version {v}")),
-            _ => {}
-        }
-        Some(parts.join("; "))
+    if let Some(s) = strength {
+        parts.push(match (zh, s) {
+            (true, "strong") => "推荐强度：强".to_string(),
+            (true, "weak") => "推荐强度：弱".to_string(),
+            (true, other) => format!("推荐强度：{other}"),
+            (false, other) => format!("strength: {other}"),
+        });
     }
+    if let Some(e) = evidence {
+        parts.push(if zh {
+            format!("证据等级：{e}")
+        } else {
+            format!("evidence: {e}")
+        });
+    }
+    match (guideline, version, zh) {
+        (Some(g), Some(v), true) => parts.push(format!("指南：{g}（{v}）")),
+        (Some(g), Some(v), false) => parts.push(format!("guideline: {g}, version {v}")),
+        (None, Some(v), true) => parts.push(format!("版本：{v}")),
+        (None, Some(v), false) => parts.push(format!("version {v}")),
+        _ => {}
+    }
+    Some(parts.join(if zh { "；" } else { "; " }))
 }
 
 #[cfg(test)]

@@ -1,0 +1,99 @@
+//! What goes into the agent and what comes out of it: the request, the streamed events, the
+//! finished answer and the errors.
+
+use serde::Serialize;
+use zhiku_core::{CoreError, SearchFilter};
+use zhiku_index::IndexError;
+
+use crate::citations::Citation;
+use crate::llm::LlmError;
+use crate::prompts::PromptError;
+use crate::relevance::Relevance;
+
+/// One question.
+#[derive(Debug, Clone, Default)]
+pub struct AskRequest {
+    pub question: String,
+    /// Restrict to one domain (its retrieval settings, prompts and policies apply).
+    pub domain: Option<String>,
+    /// Who is asking: clearance, metadata filters, distance. Its `domains` is replaced by
+    /// `domain` when that is set.
+    pub filter: SearchFilter,
+    /// Continue this conversation; `None` starts one.
+    pub conversation: Option<String>,
+}
+
+/// How an answer was produced.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AnswerMode {
+    /// Written by the configured large model from the passages.
+    Model,
+    /// Sentences copied from the passages (no model configured, or it failed).
+    Extractive,
+}
+
+/// What the user sees, as it happens.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum AnswerEvent {
+    Started {
+        conversation_id: String,
+        /// The stand-alone query retrieval ran.
+        query: String,
+        mode: AnswerMode,
+        passages: usize,
+    },
+    Text {
+        text: String,
+    },
+    /// A source cited for the first time, sent right after the text that cites it.
+    Citation {
+        citation: Citation,
+    },
+    Notice {
+        text: String,
+    },
+}
+
+/// The finished answer.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Answer {
+    pub conversation_id: String,
+    pub query: String,
+    pub text: String,
+    /// Sources actually cited, in order of first citation.
+    pub citations: Vec<Citation>,
+    pub mode: AnswerMode,
+    pub notices: Vec<String>,
+    /// The answer says the sources do not answer.
+    pub abstained: bool,
+    /// Markers that pointed at no passage and were removed.
+    pub removed_markers: usize,
+    pub relevance: Relevance,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AgentError {
+    /// Empty or over-long question, unknown domain, bad filter: the caller's to fix.
+    #[error(transparent)]
+    Invalid(#[from] CoreError),
+    #[error("unknown conversation id {0:?} (never created, or expired)")]
+    UnknownConversation(String),
+    #[error("retrieval failed: {0}")]
+    Retrieval(#[from] IndexError),
+    #[error(transparent)]
+    Prompt(#[from] PromptError),
+    #[error("language model: {0}")]
+    Llm(#[from] LlmError),
+}
+
+impl AgentError {
+    /// The caller's mistake (a 4xx), as opposed to ours or an upstream's.
+    pub fn is_caller_error(&self) -> bool {
+        matches!(
+            self,
+            AgentError::Invalid(_) | AgentError::UnknownConversation(_)
+        ) || matches!(self, AgentError::Retrieval(IndexError::Core(_)))
+    }
+}
