@@ -581,6 +581,47 @@ async fn the_prompt_fits_the_context_budget() {
 }
 
 #[tokio::test]
+async fn prompts_are_read_from_the_folder_at_run_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let prompts = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../prompts");
+    for rel in ["answer", ""] {
+        std::fs::create_dir_all(dir.path().join(rel)).unwrap();
+        for e in std::fs::read_dir(prompts.join(rel)).unwrap().flatten() {
+            if e.path().is_file() {
+                std::fs::copy(e.path(), dir.path().join(rel).join(e.file_name())).unwrap();
+            }
+        }
+    }
+    let base = dir.path().join("answer/base.en.j2");
+    let edited =
+        std::fs::read_to_string(&base).unwrap() + "\n6. Sign every answer with EDITED-RULE-42.\n";
+    std::fs::write(&base, edited).unwrap();
+    let server = FakeLlm::start(vec![Reply::Text("Built 1406–1420 [1].".into())]).await;
+    let folder = dir.path().to_path_buf();
+    let agent = agent(Some(&server), |c| c.agent.prompts_dir = folder).await;
+    assert!(matches!(
+        agent.prompts().source(),
+        zhiku_agent::PromptSource::Folder(_)
+    ));
+    run(&agent, ask(HEAVEN_Q, Some("culture"))).await;
+    let system = &server.received()[0].messages()[0].1;
+    assert!(system.contains("EDITED-RULE-42"), "{system}");
+    assert!(
+        system.contains("phone"),
+        "the domain template still extends the edited base"
+    );
+    // A template that does not parse is reported when the agent starts, with its name.
+    std::fs::write(dir.path().join("answer/general.en.j2"), "{% if %}").unwrap();
+    let s = shared().await;
+    let mut config = s.config.clone();
+    config.agent.prompts_dir = dir.path().to_path_buf();
+    let err = Agent::new(s.retriever.clone(), s.registry.clone(), &config)
+        .err()
+        .unwrap();
+    assert!(err.to_string().contains("general.en.j2"), "{err}");
+}
+
+#[tokio::test]
 async fn bad_requests_are_clear_errors() {
     let agent = agent(None, |_| {}).await;
     let cases: Vec<(AskRequest, &str)> = vec![
