@@ -201,6 +201,23 @@ async fn a_connection_dropped_mid_stream_is_not_retried() {
 }
 
 #[tokio::test]
+async fn a_stream_that_goes_silent_mid_answer_is_cut_not_retried() {
+    let server = FakeLlm::start(vec![
+        Reply::StallAfter(vec!["故宫".into()], Duration::from_secs(30)),
+        Reply::Text("never sent".into()),
+    ])
+    .await;
+    let client = ChatClient::new(&config(&server)).unwrap();
+    let (r, deltas) = run(&client, true).await;
+    match r {
+        Err(LlmError::Interrupted(m)) => assert!(m.contains("no data for 400 ms"), "{m}"),
+        other => panic!("unexpected {other:?}"),
+    }
+    assert_eq!(deltas, vec!["故宫"]);
+    assert_eq!(server.received().len(), 1);
+}
+
+#[tokio::test]
 async fn a_malformed_event_is_skipped_and_counted() {
     let server = FakeLlm::start(vec![Reply::MalformedLine(vec![
         "Built ".into(),

@@ -84,7 +84,8 @@ pub struct LlmConfig {
     /// Whether answers are streamed (server-sent events) or fetched whole.
     pub stream: bool,
     pub connect_timeout_ms: u64,
-    /// From sending the request to the first token of the answer.
+    /// From sending the request to the first token of the answer; also the longest silence
+    /// allowed between two pieces of a streamed answer.
     pub first_token_timeout_ms: u64,
     /// The whole answer.
     pub total_timeout_ms: u64,

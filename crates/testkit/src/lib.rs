@@ -33,6 +33,8 @@ pub enum Reply {
     Stall(Duration),
     /// Some chunks, then the connection is closed without the chunked terminator.
     DropAfter(Vec<String>),
+    /// Some chunks, then silence for this long.
+    StallAfter(Vec<String>, Duration),
     /// A streamed answer with a line that is not a chat-completions chunk among the pieces.
     MalformedLine(Vec<String>),
     /// A streamed answer whose content bytes are not UTF-8.
@@ -238,6 +240,14 @@ async fn respond(
             sock.flush().await?;
             // Give the client time to show what it got before the connection goes away.
             tokio::time::sleep(Duration::from_millis(50)).await;
+            return Ok(false);
+        }
+        Reply::StallAfter(pieces, d) => {
+            start_sse(sock).await?;
+            for p in pieces {
+                write_chunk(sock, chunk(&p).as_bytes()).await?;
+            }
+            tokio::time::sleep(d).await;
             return Ok(false);
         }
         Reply::MalformedLine(pieces) => {

@@ -291,12 +291,21 @@ impl ChatClient {
         let mut malformed = 0;
         let mut finished = false;
         loop {
+            // Before the first token: the first-token deadline. After it: no silence longer
+            // than that either (a stalled stream is cut, not waited out to the total).
+            let gap = Duration::from_millis(self.cfg.first_token_timeout_ms);
             let deadline = if text.is_empty() {
                 first_deadline
             } else {
-                total_deadline
+                total_deadline.min(tokio::time::Instant::now() + gap)
             };
             let (events, eof) = match timeout_at(deadline, bytes.next()).await {
+                Err(_) if !text.is_empty() && tokio::time::Instant::now() < total_deadline => {
+                    return Err(LlmError::Interrupted(format!(
+                        "no data for {} ms",
+                        self.cfg.first_token_timeout_ms
+                    )))
+                }
                 Err(_) => return Err(timed_out()),
                 Ok(Some(Err(e))) => return Err(LlmError::Interrupted(describe(&e))),
                 Ok(Some(Ok(chunk))) => (decoder.feed(&chunk), false),
