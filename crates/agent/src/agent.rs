@@ -210,10 +210,7 @@ impl Agent {
                 .collect();
             let ctx = minijinja::context! { history => turns, question => question };
             match self.prompts.rewrite(lang, ctx) {
-                Ok(prompt) => match llm
-                    .chat(&[ChatMessage::user(prompt)], false, 128, |_| {})
-                    .await
-                {
+                Ok(prompt) => match llm.quick(&[ChatMessage::user(prompt)], 128).await {
                     Ok(c) => {
                         let line = c.text.lines().map(str::trim).find(|l| !l.is_empty());
                         if let Some(q) =

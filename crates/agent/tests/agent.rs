@@ -480,6 +480,27 @@ async fn follow_ups_are_rewritten_by_the_model_and_remembered() {
 }
 
 #[tokio::test]
+async fn a_failing_rewrite_costs_one_try_then_the_rule() {
+    let server = FakeLlm::start(vec![
+        Reply::Text("Built 1406–1420 [1].".into()),
+        Reply::Status {
+            code: 503,
+            retry_after: None,
+        },
+        Reply::Text("The halls open at 8:00 [1].".into()),
+    ])
+    .await;
+    let agent = agent(Some(&server), |c| c.llm.max_retries = 3).await;
+    let (first, _) = run(&agent, ask(HEAVEN_Q, Some("culture"))).await;
+    let mut follow = ask("And its opening hours?", Some("culture"));
+    follow.conversation = Some(first.conversation_id.clone());
+    let (second, _) = run(&agent, follow).await;
+    assert_eq!(second.query, format!("{HEAVEN_Q} And its opening hours?"));
+    assert_eq!(second.mode, AnswerMode::Model);
+    assert_eq!(server.received().len(), 3, "the rewrite was not retried");
+}
+
+#[tokio::test]
 async fn extractive_by_default_with_a_rule_for_follow_ups() {
     let agent = agent(None, |_| {}).await;
     let q = "When did the Hall of Prayer for Good Harvests burn down?";

@@ -185,7 +185,7 @@ impl ChatClient {
             attempt += 1;
             let mut delivered = false;
             let result = self
-                .attempt(&body, started, &mut |d: &str| {
+                .attempt(&body, started + total, &mut |d: &str| {
                     delivered = true;
                     on_delta(d)
                 })
@@ -215,16 +215,34 @@ impl ChatClient {
         }
     }
 
+    /// One whole (non-streamed) answer, one attempt, within the first-token timeout: for
+    /// side calls such as rewriting a follow-up, which must not hold the user up when the
+    /// model is down.
+    pub async fn quick(
+        &self,
+        messages: &[ChatMessage],
+        max_tokens: usize,
+    ) -> Result<Completion, LlmError> {
+        let body = RequestBody {
+            model: &self.cfg.model,
+            messages,
+            stream: false,
+            temperature: self.cfg.temperature,
+            max_tokens,
+        };
+        let deadline = Instant::now() + Duration::from_millis(self.cfg.first_token_timeout_ms);
+        self.attempt(&body, deadline, &mut |_| {}).await
+    }
+
+    /// One request, to be finished by `deadline`.
     async fn attempt(
         &self,
         body: &RequestBody<'_>,
-        started: Instant,
+        deadline: Instant,
         on_delta: &mut impl FnMut(&str),
     ) -> Result<Completion, LlmError> {
         let now = Instant::now();
-        let total_deadline = tokio::time::Instant::from_std(
-            started + Duration::from_millis(self.cfg.total_timeout_ms),
-        );
+        let total_deadline = tokio::time::Instant::from_std(deadline);
         let first_deadline = total_deadline.min(tokio::time::Instant::from_std(
             now + Duration::from_millis(self.cfg.first_token_timeout_ms),
         ));
