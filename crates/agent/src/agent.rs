@@ -154,12 +154,12 @@ impl Agent {
                         out.text("\n\n");
                     }
                     mode = AnswerMode::Extractive;
-                    abstained = self.extractive(&question, &hits, domain, &mut out);
+                    abstained = self.extractive(&query, &hits, domain, &mut out);
                 }
             }
         } else {
             out.notice(messages::extractive_no_model(lang).into());
-            abstained = self.extractive(&question, &hits, domain, &mut out);
+            abstained = self.extractive(&query, &hits, domain, &mut out);
         }
         if removed > 0 {
             out.notice(messages::removed_markers(lang, removed));
@@ -226,7 +226,7 @@ impl Agent {
                 Err(e) => tracing::warn!(error = %e, "rewrite prompt failed; using the rule"),
             }
         }
-        rule_rewrite(history, question)
+        rule_rewrite(history, question, self.retrieval.max_query_chars)
     }
 
     async fn retrieve(
@@ -312,6 +312,15 @@ impl Agent {
                 Ok(ModelResult {
                     removed: asm.removed(),
                     abstained: asm.abstained,
+                })
+            }
+            // The model had already said the passages do not answer: that stands.
+            Err(_) if asm.abstained => {
+                out.notice(messages::model_abstained(lang).into());
+                out.text(messages::no_answer(lang));
+                Ok(ModelResult {
+                    removed: asm.removed(),
+                    abstained: true,
                 })
             }
             Err(e) => {

@@ -66,7 +66,11 @@ impl<'a> Assembler<'a> {
         let piece = match self.deciding.as_mut() {
             Some(buf) => {
                 buf.push_str(piece);
-                let head = buf.trim_start();
+                // Not yet past a reasoning model's <think> block: nothing to decide on.
+                let Some(start) = answer_start(buf) else {
+                    return;
+                };
+                let head = buf[start..].trim_start_matches('`');
                 if head.starts_with(NO_ANSWER) {
                     self.abstained = true;
                     return;
@@ -74,9 +78,9 @@ impl<'a> Assembler<'a> {
                 if NO_ANSWER.starts_with(head) {
                     return; // could still be it
                 }
-                let all = std::mem::take(buf);
+                let answer = buf[start..].to_string();
                 self.deciding = None;
-                all
+                answer
             }
             None => piece.to_string(),
         };
@@ -86,8 +90,9 @@ impl<'a> Assembler<'a> {
 
     pub fn finish(&mut self, out: &mut impl FnMut(Piece)) {
         if let Some(buf) = self.deciding.take() {
-            if !self.abstained {
-                let clean = self.markers.push(&buf);
+            // An unfinished <think> block is all thinking: nothing of it is the answer.
+            if let Some(start) = answer_start(&buf).filter(|_| !self.abstained) {
+                let clean = self.markers.push(&buf[start..]);
                 self.release(clean, false, out);
             }
         }
@@ -120,7 +125,7 @@ impl<'a> Assembler<'a> {
             return;
         }
         if let Some(domain) = self.domain {
-            let mut allowed: Vec<usize> = markers_in(&s);
+            let mut allowed: Vec<usize> = markers_in(&s, self.passages.len());
             allowed.extend(&self.cited);
             let texts: Vec<&str> = allowed
                 .iter()
@@ -147,12 +152,32 @@ impl<'a> Assembler<'a> {
         }
         self.text.push_str(s);
         out(Piece::Text(s.to_string()));
-        for n in markers_in(s) {
+        for n in markers_in(s, self.passages.len()) {
             if !self.cited.contains(&n) {
                 self.cited.push(n);
                 out(Piece::Cited(n));
             }
         }
+    }
+}
+
+/// Where the answer proper starts in the model's first output: after whitespace, a BOM and
+/// any `<think>…</think>` blocks (reasoning models served by vLLM or Ollama put them in the
+/// content). `None` while that cannot be told yet.
+fn answer_start(buf: &str) -> Option<usize> {
+    let mut at = 0;
+    loop {
+        let rest = buf[at..].trim_start_matches(|c: char| c.is_whitespace() || c == '\u{feff}');
+        at = buf.len() - rest.len();
+        if let Some(inner) = rest.strip_prefix("<think>") {
+            let end = inner.find("</think>")?;
+            at += "<think>".len() + end + "</think>".len();
+            continue;
+        }
+        if !rest.is_empty() && "<think>".starts_with(rest) {
+            return None;
+        }
+        return Some(at);
     }
 }
 
@@ -169,7 +194,8 @@ fn sentence_end(buf: &str, last: bool) -> Option<usize> {
     for (i, c) in buf.char_indices() {
         let after = i + c.len_utf8();
         let mark = matches!(c, '。' | '！' | '？' | '；' | '\n')
-            || (matches!(c, '.' | '!' | '?') && buf[after..].starts_with(char::is_whitespace));
+            || (matches!(c, '.' | '!' | '?')
+                && buf[after..].starts_with(|n: char| n.is_whitespace() || n == '['));
         if !mark {
             continue;
         }
@@ -199,6 +225,36 @@ mod tests {
     use super::*;
 
     #[test]
+    fn thinking_and_no_answer_are_never_shown() {
+        let passages: Vec<Hit> = Vec::new();
+        let run = |pieces: &[&str]| {
+            let mut asm = Assembler::new(&passages, None, true);
+            let mut shown = String::new();
+            let mut sink = |p: Piece| {
+                if let Piece::Text(t) = p {
+                    shown.push_str(&t)
+                }
+            };
+            for p in pieces {
+                asm.push(p, &mut sink);
+            }
+            asm.finish(&mut sink);
+            (shown, asm.abstained)
+        };
+        assert_eq!(
+            run(&["<thi", "nk>let me see", "</think>\n\n", "NO_ANS", "WER"]),
+            (String::new(), true)
+        );
+        assert_eq!(
+            run(&["<think>hm</think>", "It is 1406."]),
+            ("It is 1406.".into(), false)
+        );
+        assert_eq!(run(&["\u{feff} `NO_ANSWER`"]), (String::new(), true));
+        assert_eq!(run(&["NO"]), ("NO".into(), false));
+        assert_eq!(run(&["<think>never closed"]), (String::new(), false));
+    }
+
+    #[test]
     fn sentence_ends_take_trailing_markers() {
         assert_eq!(sentence_end("甲。[2]乙", false), Some("甲。[2]".len()));
         assert_eq!(sentence_end("甲。", false), None);
@@ -208,5 +264,9 @@ mod tests {
             Some("Dose 5 mg. [1]".len())
         );
         assert_eq!(sentence_end("v1.2 is", false), None);
+        assert_eq!(
+            sentence_end("Built 1406.[1] Next.", false),
+            Some("Built 1406.[1]".len())
+        );
     }
 }

@@ -60,7 +60,7 @@ pub fn check_citations(answer: &str, passages: &[Hit]) -> CheckedAnswer {
     let mut text = stream.push(answer);
     text.push_str(&stream.finish());
     let mut cited = Vec::new();
-    for n in markers_in(&text) {
+    for n in markers_in(&text, passages.len()) {
         if !cited.contains(&n) {
             cited.push(n);
         }
@@ -75,28 +75,43 @@ pub fn check_citations(answer: &str, passages: &[Hit]) -> CheckedAnswer {
     }
 }
 
-/// The passage numbers of the markers in checked text, in order, repeats included.
-pub fn markers_in(text: &str) -> Vec<usize> {
+/// The passage numbers (within `1..=passages`) of the markers in checked text, in order,
+/// repeats included.
+pub fn markers_in(text: &str, passages: usize) -> Vec<usize> {
     let mut out = Vec::new();
     let mut rest = text;
     while let Some(open) = rest.find('[') {
         let after = &rest[open + 1..];
         let Some(close) = after.find(']') else { break };
         if let Some(ns) = parse_marker(&after[..close]) {
-            out.extend(ns);
+            out.extend(ns.into_iter().filter(|n| (1..=passages).contains(n)));
         }
         rest = &after[close + 1..];
     }
     out
 }
 
-/// `1`, `1, 3`, `1，3` → numbers; anything else is not a marker.
+/// Separators models put between numbers of one marker.
+const SEPARATORS: [char; 5] = [',', '，', ';', '；', '、'];
+
+/// `1`, `1, 3`, `1，3`, `1、3` → numbers (a number too large to read is `usize::MAX`, which
+/// no passage has); anything else is not a marker.
 fn parse_marker(inner: &str) -> Option<Vec<usize>> {
     let ns: Option<Vec<usize>> = inner
-        .split([',', '，', ';'])
-        .map(|p| p.trim().parse::<usize>().ok())
+        .split(SEPARATORS)
+        .map(|p| {
+            let p = p.trim();
+            (!p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
+                .then(|| p.parse::<usize>().unwrap_or(usize::MAX))
+        })
         .collect();
     ns.filter(|v| !v.is_empty())
+}
+
+/// Could `tail` (what follows an unclosed `[`) still become a marker?
+fn may_become_marker(tail: &str) -> bool {
+    tail.chars()
+        .all(|c| c.is_ascii_digit() || c.is_whitespace() || SEPARATORS.contains(&c))
 }
 
 /// Cleans markers out of a streamed answer piece by piece.
@@ -107,8 +122,10 @@ pub struct CitationStream {
     pub removed: usize,
 }
 
-/// A `[` followed by at most this much marker-like text may still become a marker.
-const MAX_MARKER: usize = 24;
+/// A `[` followed by at most this much marker-like text may still become a marker; a longer
+/// run is released as text (and, if it still closes as a marker, is then not shown as one:
+/// see [`CitationStream::push`]).
+const MAX_MARKER: usize = 96;
 
 impl CitationStream {
     pub fn new(passages: usize) -> Self {
@@ -125,11 +142,7 @@ impl CitationStream {
         // Hold back an unclosed `[` that could still turn into a marker.
         let hold = self.pending.rfind('[').filter(|&i| {
             let tail = &self.pending[i + 1..];
-            !tail.contains(']')
-                && tail.len() <= MAX_MARKER
-                && tail
-                    .chars()
-                    .all(|c| c.is_ascii_digit() || matches!(c, ',' | '，' | ';' | ' '))
+            !tail.contains(']') && tail.len() <= MAX_MARKER && may_become_marker(tail)
         });
         let cut = hold.unwrap_or(self.pending.len());
         let ready: String = self.pending.drain(..cut).collect();
@@ -187,6 +200,36 @@ mod tests {
         out.push_str(&s.finish());
         assert_eq!(out, "建于1406年[1]。又见[2]与[注]。[");
         assert_eq!(s.removed, 2);
-        assert_eq!(markers_in(&out), vec![1, 2]);
+        assert_eq!(markers_in(&out, 3), vec![1, 2]);
+    }
+
+    #[test]
+    fn odd_markers_never_reach_a_passage_that_is_not_there() {
+        let mut s = CitationStream::new(5);
+        let mut out = String::new();
+        for piece in [
+            "剂量5 mg",
+            "[",
+            "1",
+            "，2",
+            "，3",
+            "，4",
+            "，5",
+            "，6",
+            "，7",
+            "]",
+            "。",
+        ] {
+            out.push_str(&s.push(piece));
+        }
+        out.push_str(&s.finish());
+        assert_eq!(out, "剂量5 mg[1, 2, 3, 4, 5]。");
+        assert_eq!(s.removed, 2);
+        let mut s = CitationStream::new(2);
+        let out = s.push("a[0] b[99999999999999999999] c[\t2] d[1、2] e[x]");
+        assert_eq!(out + &s.finish(), "a b c[2] d[1, 2] e[x]");
+        assert_eq!(s.removed, 2);
+        // Whatever the text, markers_in only names passages that exist.
+        assert_eq!(markers_in("[0][3][1, 9]", 2), vec![1]);
     }
 }

@@ -60,7 +60,9 @@ impl<'a, F: FnMut(AnswerEvent)> Output<'a, F> {
                 if self.citations.iter().any(|c| c.marker == n) {
                     return;
                 }
-                let hit = &self.hits[n - 1];
+                let Some(hit) = n.checked_sub(1).and_then(|i| self.hits.get(i)) else {
+                    return;
+                };
                 let mut c = Citation::from_hit(n, hit);
                 c.note = crate::agent::note_for(self.registry, hit, self.lang);
                 self.citations.push(c.clone());

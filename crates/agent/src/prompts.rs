@@ -184,10 +184,15 @@ impl PromptSet {
             .get_template(name)
             .and_then(|t| t.render(ctx))
             .map(|s| s.trim().to_string())
-            .map_err(|e| template_error(name, e))
+            // Only the short form: the detailed one lists the variables, i.e. the question.
+            .map_err(|e| PromptError::Template {
+                name: name.to_string(),
+                message: e.to_string(),
+            })
     }
 }
 
+/// A template that does not parse, in detail (at start-up, with no user data around).
 fn template_error(name: &str, e: minijinja::Error) -> PromptError {
     PromptError::Template {
         name: name.to_string(),

@@ -218,6 +218,33 @@ async fn a_stream_that_goes_silent_mid_answer_is_cut_not_retried() {
 }
 
 #[tokio::test]
+async fn a_reasoning_model_thinking_longer_than_the_first_token_timeout_is_waited_for() {
+    let server = FakeLlm::start(vec![Reply::Reasoning {
+        thinking: vec!["Let me".into(), " look at".into(), " passage 1.".into()],
+        pause: Duration::from_millis(250),
+        answer: vec!["Built in 1406 [1].".into()],
+    }])
+    .await;
+    let client = ChatClient::new(&config(&server)).unwrap();
+    let (r, deltas) = run(&client, true).await;
+    assert_eq!(r.unwrap().text, "Built in 1406 [1].");
+    assert_eq!(
+        deltas,
+        vec!["Built in 1406 [1]."],
+        "the thinking is not the answer"
+    );
+}
+
+#[tokio::test]
+async fn a_server_that_ignores_stream_true_is_read_whole() {
+    let server = FakeLlm::start(vec![Reply::Whole("Built in 1406 [1].".into())]).await;
+    let client = ChatClient::new(&config(&server)).unwrap();
+    let (r, _) = run(&client, true).await;
+    assert_eq!(r.unwrap().text, "Built in 1406 [1].");
+    assert_eq!(server.received().len(), 1);
+}
+
+#[tokio::test]
 async fn a_malformed_event_is_skipped_and_counted() {
     let server = FakeLlm::start(vec![Reply::MalformedLine(vec![
         "Built ".into(),

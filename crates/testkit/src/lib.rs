@@ -35,6 +35,13 @@ pub enum Reply {
     DropAfter(Vec<String>),
     /// Some chunks, then silence for this long.
     StallAfter(Vec<String>, Duration),
+    /// A reasoning model: `reasoning_content` pieces with `pause` before each, then the
+    /// answer pieces.
+    Reasoning {
+        thinking: Vec<String>,
+        pause: Duration,
+        answer: Vec<String>,
+    },
     /// A streamed answer with a line that is not a chat-completions chunk among the pieces.
     MalformedLine(Vec<String>),
     /// A streamed answer whose content bytes are not UTF-8.
@@ -241,6 +248,26 @@ async fn respond(
             // Give the client time to show what it got before the connection goes away.
             tokio::time::sleep(Duration::from_millis(50)).await;
             return Ok(false);
+        }
+        Reply::Reasoning {
+            thinking,
+            pause,
+            answer,
+        } => {
+            start_sse(sock).await?;
+            for t in thinking {
+                tokio::time::sleep(pause).await;
+                let v = serde_json::json!({
+                    "object": "chat.completion.chunk",
+                    "choices": [{"index": 0, "delta": {"content": null, "reasoning_content": t}, "finish_reason": null}]
+                });
+                write_chunk(sock, format!("data: {v}\n\n").as_bytes()).await?;
+            }
+            for p in answer {
+                write_chunk(sock, chunk(&p).as_bytes()).await?;
+            }
+            write_chunk(sock, FINAL.as_bytes()).await?;
+            end_chunks(sock).await?;
         }
         Reply::StallAfter(pieces, d) => {
             start_sse(sock).await?;

@@ -207,7 +207,8 @@ impl ChatClient {
                 } => *w,
                 _ => retry::backoff(Duration::from_millis(self.cfg.backoff_ms), attempt - 1),
             };
-            if started.elapsed() + wait >= total {
+            // A server asking for more than the time left gets no second try.
+            if started.elapsed().saturating_add(wait) >= total {
                 return Err(err);
             }
             tracing::warn!(attempt, wait_ms = wait.as_millis() as u64, error = %err, "model call failed; retrying");
@@ -285,7 +286,13 @@ impl ChatClient {
                 retry_after,
             });
         }
-        if !body.stream {
+        // A server that ignores `"stream": true` answers with one JSON body: take it whole.
+        let json_body = resp
+            .headers()
+            .get(reqwest::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("application/json"));
+        if !body.stream || json_body {
             let bytes = match timeout_at(total_deadline, resp.bytes()).await {
                 Err(_) => return Err(timed_out()),
                 Ok(Err(e)) => return Err(LlmError::Interrupted(describe(&e))),
@@ -308,17 +315,19 @@ impl ChatClient {
         let mut text = String::new();
         let mut malformed = 0;
         let mut finished = false;
+        // Text, or a reasoning model's thinking, has started to arrive.
+        let mut active = false;
         loop {
-            // Before the first token: the first-token deadline. After it: no silence longer
-            // than that either (a stalled stream is cut, not waited out to the total).
+            // Before the first sign of life: the first-token deadline. After it: no silence
+            // longer than that either (a stalled stream is cut, not waited out to the total).
             let gap = Duration::from_millis(self.cfg.first_token_timeout_ms);
-            let deadline = if text.is_empty() {
-                first_deadline
-            } else {
+            let deadline = if active {
                 total_deadline.min(tokio::time::Instant::now() + gap)
+            } else {
+                first_deadline
             };
             let (events, eof) = match timeout_at(deadline, bytes.next()).await {
-                Err(_) if !text.is_empty() && tokio::time::Instant::now() < total_deadline => {
+                Err(_) if active && tokio::time::Instant::now() < total_deadline => {
                     return Err(LlmError::Interrupted(format!(
                         "no data for {} ms",
                         self.cfg.first_token_timeout_ms
@@ -339,9 +348,11 @@ impl ChatClient {
                         if !t.is_empty() {
                             text.push_str(&t);
                             on_delta(&t);
+                            active = true;
                         }
                         finished |= f;
                     }
+                    SseEvent::Thinking => active = true,
                     SseEvent::Done => finished = true,
                     SseEvent::Error(m) => return Err(LlmError::Upstream(m)),
                     SseEvent::Malformed => malformed += 1,

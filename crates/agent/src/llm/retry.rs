@@ -15,7 +15,8 @@ pub fn backoff(base: Duration, attempt: u32) -> Duration {
 pub fn retry_after(value: &str) -> Option<Duration> {
     let v = value.trim();
     if let Ok(secs) = v.parse::<f64>() {
-        return (secs.is_finite() && secs >= 0.0).then(|| Duration::from_secs_f64(secs));
+        // A value no Duration can hold is as good as "never": None, the caller's backoff.
+        return Duration::try_from_secs_f64(secs).ok();
     }
     let when = httpdate_to_unix(v)?;
     let now = std::time::SystemTime::now()
@@ -31,17 +32,20 @@ fn httpdate_to_unix(s: &str) -> Option<u64> {
     if parts.len() != 6 || parts[5] != "GMT" {
         return None;
     }
-    let day: u64 = parts[1].parse().ok()?;
+    let day: u64 = parts[1].parse().ok().filter(|d| (1..=31).contains(d))?;
     const MONTHS: [&str; 12] = [
         "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
     ];
     let month = MONTHS.iter().position(|m| *m == parts[2])? as u64 + 1;
-    let year: u64 = parts[3].parse().ok()?;
+    let year: u64 = parts[3]
+        .parse()
+        .ok()
+        .filter(|y| (1970..=9999).contains(y))?;
     let hms: Vec<u64> = parts[4]
         .split(':')
         .map(|x| x.parse().ok())
         .collect::<Option<_>>()?;
-    if hms.len() != 3 || year < 1970 {
+    if hms.len() != 3 || hms[0] > 23 || hms[1] > 59 || hms[2] > 60 {
         return None;
     }
     // Days from the civil date (Howard Hinnant's algorithm).
@@ -67,6 +71,10 @@ mod tests {
         assert_eq!(retry_after("2"), Some(Duration::from_secs(2)));
         assert_eq!(retry_after("0.5"), Some(Duration::from_millis(500)));
         assert_eq!(retry_after("soon"), None);
+        assert_eq!(retry_after("1e20"), None);
+        assert_eq!(retry_after("-1"), None);
+        assert_eq!(retry_after("Wed, 00 Mar 2026 00:00:00 GMT"), None);
+        assert_eq!(retry_after("Wed, 01 Mar 99999999 00:00:00 GMT"), None);
         assert_eq!(
             httpdate_to_unix("Sun, 06 Nov 1994 08:49:37 GMT"),
             Some(784111777)

@@ -9,6 +9,9 @@ pub enum SseEvent {
     /// A piece of the answer (may be empty: role-only or usage-only chunks); `finished` when
     /// the chunk carries a `finish_reason`.
     Delta { text: String, finished: bool },
+    /// A reasoning model thinking aloud (`reasoning_content`): not part of the answer, but a
+    /// sign of life.
+    Thinking,
     /// `data: [DONE]`.
     Done,
     /// The server reported an error inside the stream.
@@ -70,7 +73,7 @@ fn parse_data(data: &str) -> SseEvent {
     let Ok(v) = serde_json::from_str::<serde_json::Value>(data) else {
         return SseEvent::Malformed;
     };
-    if let Some(e) = v.get("error") {
+    if let Some(e) = v.get("error").filter(|e| !e.is_null()) {
         let msg = e
             .get("message")
             .and_then(|m| m.as_str())
@@ -89,6 +92,13 @@ fn parse_data(data: &str) -> SseEvent {
             let finished = first
                 .and_then(|c| c.get("finish_reason"))
                 .is_some_and(|f| !f.is_null());
+            let thinking = first
+                .and_then(|c| c.pointer("/delta/reasoning_content"))
+                .and_then(|r| r.as_str())
+                .is_some_and(|r| !r.is_empty());
+            if text.is_empty() && thinking && !finished {
+                return SseEvent::Thinking;
+            }
             SseEvent::Delta {
                 text: text.to_string(),
                 finished,
@@ -149,6 +159,10 @@ mod tests {
         assert_eq!(
             ev,
             vec![SseEvent::Malformed, SseEvent::Error("overloaded".into())]
+        );
+        assert_eq!(
+            d.feed(b"data: {\"choices\":[{\"delta\":{\"reasoning_content\":\"hmm\"}}]}\n\n"),
+            Ok(vec![SseEvent::Thinking])
         );
         assert_eq!(d.feed(b"data: \xff\xfe\n"), Err(NotUtf8));
     }

@@ -61,13 +61,12 @@ pub fn grade_in_question(question: &str) -> Option<&'static str> {
             [n, "grade" | "graders"] => n.trim_end_matches(char::is_alphabetic).parse().ok(),
             _ => None,
         };
-        if let Some(n) = n {
-            return match n {
-                1..=6 => Some("primary"),
-                7..=9 => Some("junior"),
-                10..=12 => Some("senior"),
-                _ => None,
-            };
+        // "year 2024 … grade 8": a number that is no school year is not the answer.
+        match n {
+            Some(1..=6) => return Some("primary"),
+            Some(7..=9) => return Some("junior"),
+            Some(10..=12) => return Some("senior"),
+            _ => {}
         }
     }
     None
@@ -109,5 +108,9 @@ mod tests {
         );
         assert_eq!(grade_in_question("什么是勾股定理"), None);
         assert_eq!(grade_in_question("What year was it?"), None);
+        assert_eq!(
+            grade_in_question("year 2024 curriculum for grade 8"),
+            Some("junior")
+        );
     }
 }

@@ -45,57 +45,99 @@ const PER: &[(&str, &str)] = &[
     ("/min", "/min"),
 ];
 
-/// The doses in a text, each as `number+unit[/per]` in one canonical form (`0.1mg/kg`).
-pub fn doses(text: &str) -> Vec<String> {
-    let lower = text.to_lowercase();
-    let b = lower.as_bytes();
+/// A number in a text: its canonical digits and the byte range it covers.
+struct Number {
+    digits: String,
+    start: usize,
+    end: usize,
+}
+
+/// The numbers of `text`: ASCII digits with a decimal point, commas only as thousands
+/// separators (`1,000`), not glued to letters before them (`HbA1c`, `T2DM`).
+fn numbers(text: &str) -> Vec<Number> {
+    let b = text.as_bytes();
     let mut out = Vec::new();
     let mut i = 0;
-    while i < lower.len() {
-        let starts_number = b[i].is_ascii_digit() && (i == 0 || !b[i - 1].is_ascii_alphanumeric());
-        if !starts_number {
+    while i < b.len() {
+        if !b[i].is_ascii_digit() || (i > 0 && b[i - 1].is_ascii_alphanumeric()) {
             i += 1;
             continue;
         }
-        let mut j = i;
-        while j < b.len() && (b[j].is_ascii_digit() || b[j] == b'.' || b[j] == b',') {
-            j += 1;
-        }
-        let number = lower[i..j].trim_end_matches(['.', ',']).replace(',', "");
-        let mut k = j;
-        while k < b.len() && b[k] == b' ' {
-            k += 1;
-        }
-        let rest = &lower[k..];
-        let unit = UNITS.iter().find(|(u, _)| {
-            rest.starts_with(u)
-                && !(u.is_ascii()
-                    && rest[u.len()..]
-                        .chars()
-                        .next()
-                        .is_some_and(|c| c.is_ascii_alphabetic()))
-        });
-        if let Some((u, canon)) = unit {
-            let after = rest[u.len()..].trim_start();
-            let per = PER
-                .iter()
-                .find(|(p, _)| {
-                    after.starts_with(p)
-                        && !(p.is_ascii()
-                            && after[p.len()..]
-                                .chars()
-                                .next()
-                                .is_some_and(|c| c.is_ascii_alphabetic()))
-                })
-                .map(|(_, c)| *c)
-                .unwrap_or("");
-            out.push(format!("{number}{canon}{per}"));
-            i = k + u.len();
-        } else {
-            i = j.max(i + 1);
-        }
-        while i < lower.len() && !lower.is_char_boundary(i) {
+        let start = i;
+        let mut digits = String::new();
+        while i < b.len() {
+            let c = b[i];
+            let thousands = c == b','
+                && b.len() >= i + 4
+                && b[i + 1..i + 4].iter().all(u8::is_ascii_digit)
+                && !b.get(i + 4).is_some_and(u8::is_ascii_digit);
+            let decimal = c == b'.' && b.get(i + 1).is_some_and(u8::is_ascii_digit);
+            if c.is_ascii_digit() || decimal {
+                digits.push(c as char);
+            } else if !thousands {
+                break;
+            }
             i += 1;
+        }
+        out.push(Number {
+            digits,
+            start,
+            end: i,
+        });
+    }
+    out
+}
+
+/// `text` after `at` if it starts with an entry of `table` (an ASCII entry must not run on
+/// into more letters): the canonical form and the bytes it takes.
+fn lookup(text: &str, table: &[(&str, &'static str)]) -> Option<(&'static str, usize)> {
+    table.iter().find_map(|(u, canon)| {
+        let rest = text.strip_prefix(u)?;
+        let runs_on = u.is_ascii() && rest.chars().next().is_some_and(|c| c.is_ascii_alphabetic());
+        (!runs_on).then_some((*canon, u.len()))
+    })
+}
+
+/// What joins the two ends of a range: `10–20 mg`, `10 to 20 mg`, `10至20毫克`.
+const RANGE: &[&str] = &["–", "—", "-", "~", "～", "至", "到", "to"];
+
+/// The doses in a text, each as `number+unit[/per]` in one canonical form (`0.1mg/kg`); the
+/// low end of a range gets the unit of the high end.
+pub fn doses(text: &str) -> Vec<String> {
+    // Full-width digits and spaces as their ASCII forms, so that `５００ｍｇ` is 500mg.
+    let lower: String = text
+        .to_lowercase()
+        .chars()
+        .map(|c| match c {
+            '０'..='９' | 'ａ'..='ｚ' | '．' | '／' => {
+                char::from_u32(c as u32 - 0xFEE0).unwrap_or(c)
+            }
+            _ => c,
+        })
+        .collect();
+    let nums = numbers(&lower);
+    let unit_after = |n: &Number| {
+        let rest = lower[n.end..].trim_start();
+        let (canon, len) = lookup(rest, UNITS)?;
+        let after = rest[len..].trim_start();
+        let per = lookup(after, PER).map(|(p, _)| p).unwrap_or("");
+        Some(format!("{canon}{per}"))
+    };
+    let mut out = Vec::new();
+    for (idx, n) in nums.iter().enumerate() {
+        if let Some(unit) = unit_after(n) {
+            out.push(format!("{}{unit}", n.digits));
+            continue;
+        }
+        // `500–1000 mg`: the next number, right after a range word, lends its unit.
+        let Some(next) = nums.get(idx + 1) else {
+            continue;
+        };
+        let between = lower[n.end..next.start].trim();
+        if RANGE.contains(&between) {
+            if let Some(unit) = unit_after(next) {
+                out.push(format!("{}{unit}", n.digits));
+            }
         }
     }
     out
@@ -163,6 +205,12 @@ mod tests {
         );
         assert_eq!(doses("二甲双胍500毫克，每日2次"), vec!["500mg"]);
         assert_eq!(doses("1,000 IU daily; 5 g"), vec!["1000iu", "5g"]);
+        assert_eq!(doses("500–1000 mg daily"), vec!["500mg", "1000mg"]);
+        assert_eq!(
+            doses("每次５００ｍｇ，10至20毫克"),
+            vec!["500mg", "10mg", "20mg"]
+        );
+        assert_eq!(doses("0.5\u{a0}mg/kg"), vec!["0.5mg/kg"]);
         assert!(doses("HbA1c below 7% in 2024, grade 2 evidence").is_empty());
         assert!(doses("type 2 diabetes, 3 months").is_empty());
     }
@@ -175,5 +223,7 @@ mod tests {
         let err = check_doses("Start at 850 mg [1].", &cited).unwrap_err();
         assert!(err.contains("850mg"), "{err}");
         assert!(check_doses("Metformin is first-line [1].", &[]).is_ok());
+        // The low end of a range is a dose too.
+        assert!(check_doses("Give 250–2000 mg/d [1].", &cited).is_err());
     }
 }
