@@ -411,7 +411,11 @@ impl Agent {
         domain: Option<&dyn Domain>,
         out: &mut Output<'_, impl FnMut(AnswerEvent)>,
     ) -> bool {
-        let ex = extractive_answer(question, hits, ExtractiveOptions::default());
+        let opts = ExtractiveOptions {
+            max_width: domain.and_then(|d| d.answer_policy().max_width),
+            ..ExtractiveOptions::default()
+        };
+        let ex = extractive_answer(question, hits, opts);
         if ex.abstained {
             out.text(&ex.text);
             return true;

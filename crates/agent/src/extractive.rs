@@ -12,6 +12,9 @@ pub struct ExtractiveOptions {
     pub passages: usize,
     /// Sentences in the answer.
     pub sentences: usize,
+    /// Longest answer in display columns (see `AnswerPolicy::max_width`): the best sentences
+    /// that fit, at least one.
+    pub max_width: Option<usize>,
 }
 
 impl Default for ExtractiveOptions {
@@ -19,6 +22,7 @@ impl Default for ExtractiveOptions {
         Self {
             passages: 3,
             sentences: 3,
+            max_width: None,
         }
     }
 }
@@ -84,6 +88,19 @@ pub fn extractive_answer(
     }
     scored.sort_by(|a, b| b.0.total_cmp(&a.0));
     scored.truncate(opts.sentences);
+    if let Some(max) = opts.max_width {
+        let mut used = 0;
+        let mut kept = 0;
+        scored.retain(|(_, _, _, s)| {
+            let w = crate::assembler::width(s) + 4; // room for the marker
+            let keep = kept == 0 || used + w <= max;
+            if keep {
+                used += w;
+                kept += 1;
+            }
+            keep
+        });
+    }
     // Read in passage order, as the sources tell it.
     scored.sort_by_key(|&(_, p, s, _)| (p, s));
     if scored.is_empty() {

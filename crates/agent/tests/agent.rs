@@ -514,6 +514,7 @@ async fn extractive_by_default_with_a_rule_for_follow_ups() {
         "{}",
         a.text
     );
+    assert!(a.text.chars().count() <= 360, "a phone screen: {}", a.text);
     let mut follow = ask("Who ordered it built?", Some("culture"));
     follow.conversation = Some(a.conversation_id.clone());
     let (b, _) = run(&agent, follow).await;
