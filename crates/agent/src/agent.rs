@@ -299,6 +299,9 @@ impl Agent {
                 if c.malformed_events > 0 {
                     out.notice(messages::malformed_events(lang, c.malformed_events));
                 }
+                if c.truncated && !asm.shortened {
+                    out.notice(messages::truncated(lang).into());
+                }
                 if asm.abstained {
                     out.notice(messages::model_abstained(lang).into());
                     out.text(messages::no_answer(lang));

@@ -84,3 +84,10 @@ pub fn broadened(lang: Language) -> &'static str {
         }
     }
 }
+
+pub fn truncated(lang: Language) -> &'static str {
+    match lang {
+        Language::Chinese => "大模型的回答达到长度上限，可能不完整。",
+        Language::English => "The model's answer reached its length limit and may be incomplete.",
+    }
+}

@@ -286,6 +286,22 @@ async fn a_connection_dropped_mid_stream_keeps_what_was_shown() {
 }
 
 #[tokio::test]
+async fn an_answer_cut_at_the_token_limit_says_so() {
+    let server = FakeLlm::start(vec![Reply::Truncated(vec![
+        "Built 1406–1420 [1]. Emperors prayed".into(),
+    ])])
+    .await;
+    let agent = agent(Some(&server), |_| {}).await;
+    let (a, _) = run(&agent, ask(HEAVEN_Q, None)).await;
+    assert_eq!(a.text, "Built 1406–1420 [1]. Emperors prayed");
+    assert!(
+        a.notices.iter().any(|n| n.contains("length limit")),
+        "{:?}",
+        a.notices
+    );
+}
+
+#[tokio::test]
 async fn a_malformed_event_is_skipped_with_a_notice() {
     let server = FakeLlm::start(vec![Reply::MalformedLine(vec![
         "Built ".into(),

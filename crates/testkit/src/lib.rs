@@ -48,6 +48,8 @@ pub enum Reply {
     BadUtf8,
     /// A streamed answer with no content at all.
     Empty,
+    /// A streamed answer that stops at the token limit (`finish_reason: length`).
+    Truncated(Vec<String>),
 }
 
 /// One request as received.
@@ -295,6 +297,15 @@ async fn respond(
             bad.extend_from_slice(b"\"},\"finish_reason\":null}]}\n\n");
             write_chunk(sock, &bad).await?;
             write_chunk(sock, FINAL.as_bytes()).await?;
+            end_chunks(sock).await?;
+        }
+        Reply::Truncated(pieces) => {
+            start_sse(sock).await?;
+            for p in pieces {
+                write_chunk(sock, chunk(&p).as_bytes()).await?;
+            }
+            let end = "data: {\"object\":\"chat.completion.chunk\",\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"length\"}]}\n\ndata: [DONE]\n\n";
+            write_chunk(sock, end.as_bytes()).await?;
             end_chunks(sock).await?;
         }
         Reply::Empty => {

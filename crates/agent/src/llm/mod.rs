@@ -52,6 +52,8 @@ pub struct Completion {
     pub text: String,
     /// Stream events that were not chat-completion chunks, skipped.
     pub malformed_events: usize,
+    /// The model stopped at `max_tokens` (`finish_reason: length`): the answer may be cut.
+    pub truncated: bool,
     /// Requests sent, retries included.
     pub attempts: u32,
 }
@@ -299,7 +301,7 @@ impl ChatClient {
                 Ok(Ok(b)) => b,
             };
             let text = std::str::from_utf8(&bytes).map_err(|_| LlmError::InvalidUtf8)?;
-            let content = whole_answer(text)?;
+            let (content, finish) = whole_answer(text)?;
             if content.trim().is_empty() {
                 return Err(LlmError::Empty);
             }
@@ -307,6 +309,7 @@ impl ChatClient {
             return Ok(Completion {
                 text: content,
                 malformed_events: 0,
+                truncated: finish.as_deref() == Some("length"),
                 attempts: 1,
             });
         }
@@ -315,6 +318,7 @@ impl ChatClient {
         let mut text = String::new();
         let mut malformed = 0;
         let mut finished = false;
+        let mut truncated = false;
         // Text, or a reasoning model's thinking, has started to arrive.
         let mut active = false;
         loop {
@@ -341,16 +345,14 @@ impl ChatClient {
             let events = events.map_err(|_| LlmError::InvalidUtf8)?;
             for ev in events {
                 match ev {
-                    SseEvent::Delta {
-                        text: t,
-                        finished: f,
-                    } => {
+                    SseEvent::Delta { text: t, finish } => {
                         if !t.is_empty() {
                             text.push_str(&t);
                             on_delta(&t);
                             active = true;
                         }
-                        finished |= f;
+                        truncated |= finish.as_deref() == Some("length");
+                        finished |= finish.is_some();
                     }
                     SseEvent::Thinking => active = true,
                     SseEvent::Done => finished = true,
@@ -373,6 +375,7 @@ impl ChatClient {
         Ok(Completion {
             text,
             malformed_events: malformed,
+            truncated,
             attempts: 1,
         })
     }
@@ -406,8 +409,8 @@ fn error_message(body: &str) -> String {
     }
 }
 
-/// `choices[0].message.content` of a non-streamed response.
-fn whole_answer(body: &str) -> Result<String, LlmError> {
+/// `choices[0].message.content` and `finish_reason` of a non-streamed response.
+fn whole_answer(body: &str) -> Result<(String, Option<String>), LlmError> {
     let v: serde_json::Value =
         serde_json::from_str(body).map_err(|e| LlmError::Protocol(format!("not JSON: {e}")))?;
     if let Some(e) = v.get("error") {
@@ -415,7 +418,13 @@ fn whole_answer(body: &str) -> Result<String, LlmError> {
             return Err(LlmError::Upstream(error_message(&v.to_string())));
         }
     }
-    v.pointer("/choices/0/message/content")
+    let content = v
+        .pointer("/choices/0/message/content")
         .map(|c| c.as_str().unwrap_or("").to_string())
-        .ok_or_else(|| LlmError::Protocol("no choices[0].message.content".into()))
+        .ok_or_else(|| LlmError::Protocol("no choices[0].message.content".into()))?;
+    let finish = v
+        .pointer("/choices/0/finish_reason")
+        .and_then(|f| f.as_str())
+        .map(str::to_string);
+    Ok((content, finish))
 }

@@ -6,9 +6,12 @@
 /// One parsed event of a chat-completions stream.
 #[derive(Debug, PartialEq)]
 pub enum SseEvent {
-    /// A piece of the answer (may be empty: role-only or usage-only chunks); `finished` when
-    /// the chunk carries a `finish_reason`.
-    Delta { text: String, finished: bool },
+    /// A piece of the answer (may be empty: role-only or usage-only chunks); `finish` is the
+    /// chunk's `finish_reason` (`stop`, `length`…) when it has one.
+    Delta {
+        text: String,
+        finish: Option<String>,
+    },
     /// A reasoning model thinking aloud (`reasoning_content`): not part of the answer, but a
     /// sign of life.
     Thinking,
@@ -89,19 +92,20 @@ fn parse_data(data: &str) -> SseEvent {
                 .and_then(|d| d.get("content"))
                 .and_then(|c| c.as_str())
                 .unwrap_or("");
-            let finished = first
+            let finish = first
                 .and_then(|c| c.get("finish_reason"))
-                .is_some_and(|f| !f.is_null());
+                .and_then(|f| f.as_str())
+                .map(str::to_string);
             let thinking = first
                 .and_then(|c| c.pointer("/delta/reasoning_content"))
                 .and_then(|r| r.as_str())
                 .is_some_and(|r| !r.is_empty());
-            if text.is_empty() && thinking && !finished {
+            if text.is_empty() && thinking && finish.is_none() {
                 return SseEvent::Thinking;
             }
             SseEvent::Delta {
                 text: text.to_string(),
-                finished,
+                finish,
             }
         }
         None => SseEvent::Malformed,
@@ -139,11 +143,11 @@ mod tests {
             vec![
                 SseEvent::Delta {
                     text: "故宫".into(),
-                    finished: false
+                    finish: None
                 },
                 SseEvent::Delta {
                     text: "建于".into(),
-                    finished: false
+                    finish: None
                 },
                 SseEvent::Done
             ]
