@@ -1,8 +1,9 @@
 //! Whether retrieval found anything relevant enough to answer from. Two signals, because
 //! each fails alone: the dense similarity of the best passage (high for any on-topic text,
 //! even when the specific answer is missing) and how much of the question's content the top
-//! passages contain (low for paraphrases). The thresholds are calibrated on the dev sets
-//! (`zhiku eval` prints both signals; docs/evaluation.md).
+//! passages contain (low for paraphrases). They are added, coverage weighted, and compared
+//! with one threshold, calibrated on the dev sets (`zhiku eval` sweeps it;
+//! docs/evaluation.md).
 
 use serde::Serialize;
 use zhiku_core::{AgentConfig, Hit};
@@ -58,7 +59,10 @@ impl Relevance {
 
     /// Enough to answer from, under the configured thresholds.
     pub fn sufficient(&self, cfg: &AgentConfig) -> bool {
-        let dense_ok = self.top_dense.is_none_or(|s| s >= cfg.min_dense_score);
-        dense_ok && self.coverage >= cfg.min_term_coverage
+        // Without a dense leg only the terms can speak.
+        let combined_ok = self
+            .top_dense
+            .is_none_or(|d| d + cfg.coverage_weight * self.coverage >= cfg.min_relevance);
+        combined_ok && self.coverage >= cfg.min_term_coverage
     }
 }

@@ -36,7 +36,7 @@ async fn shared() -> &'static Shared {
                 ..Default::default()
             };
             // Thresholds stay off here; the abstention test sets its own.
-            config.agent.min_dense_score = 0.0;
+            config.agent.min_relevance = 0.0;
             config.agent.min_term_coverage = 0.0;
             let embedder = Arc::new(Embedder::load(&config.embedding).expect("make setup"));
             let indexes = IndexSet::open(&config.data_dir, &config).await.unwrap();
@@ -559,8 +559,9 @@ async fn medicine_extractive_answers_state_strength_evidence_and_version() {
 async fn below_the_relevance_threshold_nothing_is_asked_of_the_model() {
     let server = FakeLlm::start(vec![Reply::Text("made up".into())]).await;
     let strict = agent(Some(&server), |c| {
-        c.agent.min_dense_score = 0.80;
-        c.agent.min_term_coverage = 0.5;
+        c.agent.min_relevance = 0.90;
+        c.agent.coverage_weight = 0.15;
+        c.agent.min_term_coverage = 0.3;
     })
     .await;
     let (a, _) = run(
@@ -577,12 +578,13 @@ async fn below_the_relevance_threshold_nothing_is_asked_of_the_model() {
         "The sources do not contain an answer to this question."
     );
     assert!(server.received().is_empty());
-    assert!(a.relevance.coverage < 0.5, "{:?}", a.relevance);
+    assert!(a.relevance.coverage < 0.3, "{:?}", a.relevance);
     // The same thresholds let an answerable question through.
     let server = FakeLlm::start(vec![Reply::Text("Built 1406–1420 [1].".into())]).await;
     let agent2 = agent(Some(&server), |c| {
-        c.agent.min_dense_score = 0.80;
-        c.agent.min_term_coverage = 0.5;
+        c.agent.min_relevance = 0.90;
+        c.agent.coverage_weight = 0.15;
+        c.agent.min_term_coverage = 0.3;
     })
     .await;
     let (b, _) = run(&agent2, ask(HEAVEN_Q, None)).await;

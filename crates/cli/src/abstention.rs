@@ -52,7 +52,8 @@ impl AbstentionSignals {
             v.iter().filter(|r| !r.sufficient(cfg)).count() as f64 / v.len().max(1) as f64
         };
         AbstentionRates {
-            min_dense_score: cfg.min_dense_score,
+            min_relevance: cfg.min_relevance,
+            coverage_weight: cfg.coverage_weight,
             min_term_coverage: cfg.min_term_coverage,
             answerable_abstained: rate(&self.answerable),
             unanswerable_abstained: rate(&self.unanswerable),
@@ -66,14 +67,17 @@ impl AbstentionSignals {
     /// most often on unanswerable ones (the mean of the answer-removed and off-topic rates).
     pub fn sweep(&self, bounds: &[f64]) -> Vec<AbstentionRates> {
         let mut grid = Vec::new();
-        for d in 0..=60 {
-            for c in 0..=20 {
-                let cfg = AgentConfig {
-                    min_dense_score: 0.70 + d as f32 * 0.005,
-                    min_term_coverage: c as f32 * 0.05,
-                    ..AgentConfig::default()
-                };
-                grid.push(self.rates(&cfg));
+        for w in [0.0, 0.05, 0.1, 0.15, 0.2, 0.3] {
+            for t in 0..=120 {
+                for c in 0..=4 {
+                    let cfg = AgentConfig {
+                        min_relevance: 0.70 + t as f32 * 0.0025,
+                        coverage_weight: w,
+                        min_term_coverage: c as f32 * 0.05,
+                        ..AgentConfig::default()
+                    };
+                    grid.push(self.rates(&cfg));
+                }
             }
         }
         bounds
@@ -85,7 +89,7 @@ impl AbstentionSignals {
                         x.unanswerable_mean()
                             .total_cmp(&y.unanswerable_mean())
                             // Equal: prefer the lower thresholds (fewer surprises).
-                            .then(y.min_dense_score.total_cmp(&x.min_dense_score))
+                            .then(y.min_relevance.total_cmp(&x.min_relevance))
                             .then(y.min_term_coverage.total_cmp(&x.min_term_coverage))
                     })
                     .cloned()
@@ -96,7 +100,8 @@ impl AbstentionSignals {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct AbstentionRates {
-    pub min_dense_score: f32,
+    pub min_relevance: f32,
+    pub coverage_weight: f32,
     pub min_term_coverage: f32,
     /// Share of answerable questions the agent would refuse.
     pub answerable_abstained: f64,
@@ -118,8 +123,9 @@ impl std::fmt::Display for AbstentionRates {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "| {:.3} | {:.2} | {:.3} | {:.3} | {:.3} | {} / {} |",
-            self.min_dense_score,
+            "| {:.4} | {:.2} | {:.2} | {:.3} | {:.3} | {:.3} | {} / {} |",
+            self.min_relevance,
+            self.coverage_weight,
             self.min_term_coverage,
             self.answerable_abstained,
             self.unanswerable_abstained,
@@ -130,4 +136,4 @@ impl std::fmt::Display for AbstentionRates {
     }
 }
 
-pub const TABLE_HEAD: &str = "| min dense | min coverage | abstained: answerable | answer removed | off-topic | queries / off-topic |\n|---|---|---|---|---|---|";
+pub const TABLE_HEAD: &str = "| min relevance | coverage weight | min coverage | refused: answerable | answer removed | off-topic | queries / off-topic |\n|---|---|---|---|---|---|---|";

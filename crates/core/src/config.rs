@@ -109,9 +109,13 @@ pub struct AgentConfig {
     pub prompts_dir: PathBuf,
     /// Passages retrieved and given to the model.
     pub passages: usize,
-    /// Abstain when the best passage's dense similarity is below this…
-    pub min_dense_score: f32,
-    /// …or when the top passages share less than this share of the question's weighted terms.
+    /// Answer only when the best passage's dense similarity plus `coverage_weight` times the
+    /// share of the question's content terms the passages hold reaches this: a passage that
+    /// holds the question's words may be a little further away in meaning, and one that holds
+    /// none must be very close.
+    pub min_relevance: f32,
+    pub coverage_weight: f32,
+    /// …and the passages hold at least this share of the question's content terms.
     pub min_term_coverage: f32,
     /// Turns kept per conversation, and conversations kept in memory.
     pub history_turns: usize,
@@ -177,8 +181,9 @@ impl Default for AgentConfig {
             passages: 5,
             // Calibrated on the three dev sets (`zhiku eval` on all three; docs/evaluation.md,
             // "Abstention"): at most 5% of answerable questions refused.
-            min_dense_score: 0.825,
-            min_term_coverage: 0.15,
+            min_relevance: 0.935,
+            coverage_weight: 0.15,
+            min_term_coverage: 0.05,
             history_turns: 6,
             max_conversations: 1_000,
         }
