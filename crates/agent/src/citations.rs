@@ -139,10 +139,10 @@ impl CitationStream {
     /// Takes the next piece; returns the text that is now safe to show.
     pub fn push(&mut self, piece: &str) -> String {
         self.pending.push_str(piece);
-        // Hold back an unclosed `[` that could still turn into a marker.
-        let hold = self.pending.rfind('[').filter(|&i| {
-            let tail = &self.pending[i + 1..];
-            !tail.contains(']') && tail.len() <= MAX_MARKER && may_become_marker(tail)
+        // Hold back an unclosed `[` (or `【`) that could still turn into a marker.
+        let hold = self.pending.rfind(['[', '【']).filter(|&i| {
+            let tail = self.pending[i..].trim_start_matches(['[', '【']);
+            !tail.contains([']', '】']) && tail.len() <= MAX_MARKER && may_become_marker(tail)
         });
         let cut = hold.unwrap_or(self.pending.len());
         let ready: String = self.pending.drain(..cut).collect();
@@ -155,13 +155,21 @@ impl CitationStream {
         self.clean(&rest)
     }
 
+    /// Checks the markers of `text`. Chinese models often write `【1】`: it counts as `[1]`
+    /// (and comes out as `[1]`); other brackets are left as they are.
     fn clean(&mut self, text: &str) -> String {
         let mut out = String::with_capacity(text.len());
         let mut rest = text;
-        while let Some(open) = rest.find('[') {
+        while let Some(open) = rest.find(['[', '【']) {
             out.push_str(&rest[..open]);
-            let after = &rest[open + 1..];
-            let Some(close) = after.find(']') else {
+            let opener = if rest[open..].starts_with('[') {
+                '['
+            } else {
+                '【'
+            };
+            let closer = if opener == '[' { ']' } else { '】' };
+            let after = &rest[open + opener.len_utf8()..];
+            let Some(close) = after.find(closer) else {
                 out.push_str(&rest[open..]);
                 return out;
             };
@@ -177,9 +185,13 @@ impl CitationStream {
                         out.push_str(&format!("[{}]", valid.join(", ")));
                     }
                 }
-                None => out.push_str(&rest[open..open + 1 + close + 1]),
+                None => {
+                    out.push(opener);
+                    out.push_str(&after[..close]);
+                    out.push(closer);
+                }
             }
-            rest = &after[close + 1..];
+            rest = &after[close + closer.len_utf8()..];
         }
         out.push_str(rest);
         out
@@ -229,6 +241,11 @@ mod tests {
         let out = s.push("a[0] b[99999999999999999999] c[\t2] d[1、2] e[x]");
         assert_eq!(out + &s.finish(), "a b c[2] d[1, 2] e[x]");
         assert_eq!(s.removed, 2);
+        let mut s = CitationStream::new(2);
+        let mut out = s.push("故宫建于1406年【");
+        out += &s.push("1】。【注意】门票另购【3】。");
+        assert_eq!(out + &s.finish(), "故宫建于1406年[1]。【注意】门票另购。");
+        assert_eq!(s.removed, 1);
         // Whatever the text, markers_in only names passages that exist.
         assert_eq!(markers_in("[0][3][1, 9]", 2), vec![1]);
     }
