@@ -91,6 +91,14 @@ pub fn markers_in(text: &str, passages: usize) -> Vec<usize> {
     out
 }
 
+/// `text` without anything that reads as a citation marker (`[2]`, `【1】`, `[1, 3]`).
+pub fn strip_markers(text: &str) -> String {
+    let mut stream = CitationStream::new(0);
+    let mut out = stream.push(text);
+    out.push_str(&stream.finish());
+    out
+}
+
 /// Separators models put between numbers of one marker.
 const SEPARATORS: [char; 5] = [',', '，', ';', '；', '、'];
 
@@ -246,6 +254,10 @@ mod tests {
         out += &s.push("1】。【注意】门票另购【3】。");
         assert_eq!(out + &s.finish(), "故宫建于1406年[1]。【注意】门票另购。");
         assert_eq!(s.removed, 1);
+        assert_eq!(
+            strip_markers("建于1406年。[2] See [note] 【3】."),
+            "建于1406年。 See [note] ."
+        );
         // Whatever the text, markers_in only names passages that exist.
         assert_eq!(markers_in("[0][3][1, 9]", 2), vec![1]);
     }

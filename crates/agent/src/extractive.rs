@@ -3,6 +3,7 @@
 
 use zhiku_core::Hit;
 
+use crate::citations::strip_markers;
 use crate::lang::{content_terms, detect_language, terms, Language};
 use crate::messages;
 
@@ -112,7 +113,8 @@ pub fn extractive_answer(
     let sep = if lang == Language::Chinese { "" } else { " " };
     let body: Vec<String> = scored
         .iter()
-        .map(|(_, p, _, s)| format!("{s}[{}]", p + 1))
+        // A source's own footnote marks ("…in 1406.[2]") would read as our citations.
+        .map(|(_, p, _, s)| format!("{}[{}]", strip_markers(s), p + 1))
         .collect();
     ExtractiveAnswer {
         text: body.join(sep),
