@@ -183,9 +183,10 @@ fn answer_start(buf: &str) -> Option<usize> {
 
 /// Display columns: CJK characters take two.
 pub fn width(s: &str) -> usize {
-    s.chars()
-        .map(|c| if crate::lang::is_cjk(c) { 2 } else { 1 })
-        .sum()
+    // CJK punctuation (。，、「」) and full-width forms take two columns like the characters.
+    let wide =
+        |c: char| crate::lang::is_cjk(c) || matches!(c as u32, 0x3000..=0x303F | 0xFF01..=0xFF60);
+    s.chars().map(|c| if wide(c) { 2 } else { 1 }).sum()
 }
 
 /// The byte end of the first complete sentence in `buf`, markers after its end mark
@@ -252,6 +253,12 @@ mod tests {
         assert_eq!(run(&["\u{feff} `NO_ANSWER`"]), (String::new(), true));
         assert_eq!(run(&["NO"]), ("NO".into(), false));
         assert_eq!(run(&["<think>never closed"]), (String::new(), false));
+    }
+
+    #[test]
+    fn display_width() {
+        assert_eq!(width("故宫，1406。"), 2 + 2 + 2 + 4 + 2);
+        assert_eq!(width("Hall (1420)"), 11);
     }
 
     #[test]
