@@ -98,6 +98,77 @@ fn lookup(text: &str, table: &[(&str, &'static str)]) -> Option<(&'static str, u
     })
 }
 
+/// `五百毫克` → `500毫克`, `零点五克` → `0.5克`: Chinese numerals are rewritten as digits when a
+/// dose unit follows them (elsewhere, as in 两次, they are left alone).
+fn chinese_numerals_before_units(text: &str) -> String {
+    let is_numeral = |c: char| "零〇一二两三四五六七八九十百千万点".contains(c);
+    let chars: Vec<char> = text.chars().collect();
+    let mut out = String::with_capacity(text.len());
+    let mut i = 0;
+    while i < chars.len() {
+        if !is_numeral(chars[i]) {
+            out.push(chars[i]);
+            i += 1;
+            continue;
+        }
+        let start = i;
+        while i < chars.len() && is_numeral(chars[i]) {
+            i += 1;
+        }
+        let run: String = chars[start..i].iter().collect();
+        let rest: String = chars[i..].iter().collect();
+        let unit_follows = lookup(rest.trim_start(), UNITS).is_some();
+        match chinese_number(&run).filter(|_| unit_follows) {
+            Some(n) => out.push_str(&n),
+            None => out.push_str(&run),
+        }
+    }
+    out
+}
+
+/// The value of a Chinese numeral (`二十五`, `一千二百`, `零点五`) as digits.
+fn chinese_number(run: &str) -> Option<String> {
+    let digit = |c: char| {
+        "零一二三四五六七八九"
+            .find(c)
+            .map(|b| (b / 3) as u64)
+            .or(match c {
+                '〇' => Some(0),
+                '两' => Some(2),
+                _ => None,
+            })
+    };
+    let (int, frac) = match run.split_once('点') {
+        Some((i, f)) => (i, Some(f)),
+        None => (run, None),
+    };
+    let (mut total, mut section, mut number) = (0u64, 0u64, 0u64);
+    for c in int.chars() {
+        match c {
+            '十' => {
+                section += number.max(1) * 10;
+                number = 0;
+            }
+            '百' | '千' => {
+                section += number * if c == '百' { 100 } else { 1000 };
+                number = 0;
+            }
+            '万' => {
+                total += (section + number) * 10_000;
+                section = 0;
+                number = 0;
+            }
+            c => number = digit(c)?,
+        }
+    }
+    let mut out = (total + section + number).to_string();
+    if let Some(f) = frac {
+        let digits: Option<String> = f.chars().map(|c| digit(c).map(|d| d.to_string())).collect();
+        out = format!("{out}.{}", digits.filter(|d| !d.is_empty())?);
+    }
+    Some(out)
+}
+
 /// What joins the two ends of a range: `10–20 mg`, `10 to 20 mg`, `10至20毫克`.
 const RANGE: &[&str] = &["–", "—", "-", "~", "～", "至", "到", "to"];
 
@@ -115,6 +186,7 @@ pub fn doses(text: &str) -> Vec<String> {
             _ => c,
         })
         .collect();
+    let lower = chinese_numerals_before_units(&lower);
     let nums = numbers(&lower);
     let unit_after = |n: &Number| {
         let rest = lower[n.end..].trim_start();
@@ -211,6 +283,11 @@ mod tests {
             vec!["500mg", "10mg", "20mg"]
         );
         assert_eq!(doses("0.5\u{a0}mg/kg"), vec!["0.5mg/kg"]);
+        assert_eq!(
+            doses("每次五百毫克，每日两次；零点五克；二十五微克"),
+            vec!["500mg", "0.5g", "25ug"]
+        );
+        assert_eq!(doses("一千二百毫升"), vec!["1200ml"]);
         assert!(doses("HbA1c below 7% in 2024, grade 2 evidence").is_empty());
         assert!(doses("type 2 diabetes, 3 months").is_empty());
     }
