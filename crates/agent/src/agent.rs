@@ -5,8 +5,8 @@
 use std::sync::Arc;
 
 use zhiku_core::{
-    validate_query, AgentConfig, Config, Domain, DomainRegistry, Hit, LlmConfig, QuestionHints,
-    RetrievalConfig, RetrievalMode, SearchFilter,
+    validate_query, AgentConfig, AnswerPolicy, Config, Domain, DomainRegistry, Hit, LlmConfig,
+    QuestionHints, RetrievalConfig, RetrievalMode, SearchFilter,
 };
 use zhiku_index::HybridRetriever;
 
@@ -105,7 +105,14 @@ impl Agent {
             filter.domains = vec![d.name().to_string()];
         }
         let policy = domain.map(|d| d.answer_policy()).unwrap_or_default();
-        let hints = domain.map(|d| d.interpret(&question)).unwrap_or_default();
+        // What the question itself says (a grade) wins; a follow-up that says nothing borrows
+        // what its stand-alone query says.
+        let hints = match domain {
+            Some(d) => Some(d.interpret(&question))
+                .filter(|h| *h != QuestionHints::default())
+                .unwrap_or_else(|| d.interpret(&query)),
+            None => QuestionHints::default(),
+        };
         let k = policy.passages.unwrap_or(self.cfg.passages);
         let mut notices = Vec::new();
         let hits = self
@@ -122,6 +129,16 @@ impl Agent {
         for n in &notices {
             out.notice(n.clone());
         }
+        let ctx = Context {
+            domain,
+            policy,
+            lang,
+            hints: &hints,
+            history: &history,
+            hits: &hits,
+            question: &question,
+            query: &query,
+        };
         let mut mode = self.mode();
         let abstained;
         let mut removed = 0;
@@ -130,14 +147,6 @@ impl Agent {
             out.text(messages::no_answer(lang));
             abstained = true;
         } else if let Some(llm) = &self.llm {
-            let ctx = Context {
-                domain,
-                lang,
-                hints: &hints,
-                history: &history,
-                hits: &hits,
-                question: &question,
-            };
             match self.model_answer(llm, &ctx, &mut out).await {
                 Ok(r) => {
                     removed = r.removed;
@@ -154,12 +163,12 @@ impl Agent {
                         out.text("\n\n");
                     }
                     mode = AnswerMode::Extractive;
-                    abstained = self.extractive(&query, &hits, domain, &mut out);
+                    abstained = self.extractive(&ctx, &mut out);
                 }
             }
         } else {
             out.notice(messages::extractive_no_model(lang).into());
-            abstained = self.extractive(&query, &hits, domain, &mut out);
+            abstained = self.extractive(&ctx, &mut out);
         }
         if removed > 0 {
             out.notice(messages::removed_markers(lang, removed));
@@ -272,8 +281,7 @@ impl Agent {
         ctx: &Context<'_>,
         out: &mut Output<'_, impl FnMut(AnswerEvent)>,
     ) -> Result<ModelResult, String> {
-        let (domain, lang) = (ctx.domain, ctx.lang);
-        let policy = domain.map(|d| d.answer_policy()).unwrap_or_default();
+        let (domain, lang, policy) = (ctx.domain, ctx.lang, ctx.policy);
         let (messages, used) = self
             .build_messages(llm.config(), ctx)
             .map_err(|e| e.to_string())?;
@@ -281,7 +289,7 @@ impl Agent {
             Some(w) => llm.config().max_answer_tokens.min(w + 64),
             None => llm.config().max_answer_tokens,
         };
-        let mut asm = Assembler::new(&ctx.hits[..used], domain, true);
+        let mut asm = Assembler::new(&ctx.hits[..used], domain, policy, true);
         let result = llm
             .chat(&messages, llm.config().stream, max_tokens, |d| {
                 asm.push(d, &mut |p| out.piece(p))
@@ -345,7 +353,7 @@ impl Agent {
         ctx: &Context<'_>,
     ) -> Result<(Vec<ChatMessage>, usize), AgentError> {
         let (domain, lang, hits, history) = (ctx.domain, ctx.lang, ctx.hits, ctx.history);
-        let policy = domain.map(|d| d.answer_policy()).unwrap_or_default();
+        let policy = ctx.policy;
         let fence = new_fence();
         let system = self.prompts.system(
             domain.map(|d| d.name()),
@@ -406,24 +414,20 @@ impl Agent {
         }
     }
 
-    /// The extractive answer into `out`; true when it abstained.
-    fn extractive(
-        &self,
-        question: &str,
-        hits: &[Hit],
-        domain: Option<&dyn Domain>,
-        out: &mut Output<'_, impl FnMut(AnswerEvent)>,
-    ) -> bool {
+    /// The extractive answer into `out`, scored against the stand-alone query (a follow-up
+    /// alone says too little); true when it abstained.
+    fn extractive(&self, ctx: &Context<'_>, out: &mut Output<'_, impl FnMut(AnswerEvent)>) -> bool {
+        let hits = ctx.hits;
         let opts = ExtractiveOptions {
-            max_width: domain.and_then(|d| d.answer_policy().max_width),
+            max_width: ctx.policy.max_width,
             ..ExtractiveOptions::default()
         };
-        let ex = extractive_answer(question, hits, opts);
+        let ex = extractive_answer(ctx.query, hits, opts);
         if ex.abstained {
             out.text(&ex.text);
             return true;
         }
-        let mut asm = Assembler::new(hits, domain, false);
+        let mut asm = Assembler::new(hits, ctx.domain, ctx.policy, false);
         asm.push(&ex.text, &mut |p| out.piece(p));
         asm.finish(&mut |p| out.piece(p));
         if asm.shortened {
@@ -448,11 +452,15 @@ impl Agent {
 /// What one question brings to the model call.
 struct Context<'a> {
     domain: Option<&'a dyn Domain>,
+    /// The domain's answer policy, read once per question.
+    policy: AnswerPolicy,
     lang: Language,
     hints: &'a QuestionHints,
     history: &'a [Turn],
     hits: &'a [Hit],
     question: &'a str,
+    /// The stand-alone query retrieval ran.
+    query: &'a str,
 }
 
 struct ModelResult {

@@ -3,7 +3,7 @@
 //! checked, and, where the domain asks for it, each sentence checked (e.g. doses) and the
 //! length kept to its limit. Sentences are then released whole instead of token by token.
 
-use zhiku_core::{Domain, Hit};
+use zhiku_core::{AnswerPolicy, Domain, Hit};
 
 use crate::citations::{markers_in, CitationStream};
 
@@ -36,8 +36,13 @@ pub struct Assembler<'a> {
 }
 
 impl<'a> Assembler<'a> {
-    pub fn new(passages: &'a [Hit], domain: Option<&'a dyn Domain>, watch_no_answer: bool) -> Self {
-        let policy = domain.map(|d| d.answer_policy()).unwrap_or_default();
+    /// `policy` is `domain`'s (or the default without one).
+    pub fn new(
+        passages: &'a [Hit],
+        domain: Option<&'a dyn Domain>,
+        policy: AnswerPolicy,
+        watch_no_answer: bool,
+    ) -> Self {
         Self {
             passages,
             domain,
@@ -229,7 +234,7 @@ mod tests {
     fn thinking_and_no_answer_are_never_shown() {
         let passages: Vec<Hit> = Vec::new();
         let run = |pieces: &[&str]| {
-            let mut asm = Assembler::new(&passages, None, true);
+            let mut asm = Assembler::new(&passages, None, AnswerPolicy::default(), true);
             let mut shown = String::new();
             let mut sink = |p: Piece| {
                 if let Piece::Text(t) = p {

@@ -451,6 +451,21 @@ async fn education_answers_for_the_grade_asked() {
 }
 
 #[tokio::test]
+async fn a_follow_up_keeps_the_grade_its_conversation_named() {
+    let agent = agent(None, |_| {}).await;
+    let (a, _) = run(&agent, ask("给八年级学生讲勾股定理", Some("education"))).await;
+    let mut follow = ask("它怎么证明？", Some("education"));
+    follow.conversation = Some(a.conversation_id.clone());
+    let (b, _) = run(&agent, follow).await;
+    assert!(!b.citations.is_empty(), "{b:?}");
+    assert!(
+        b.citations.iter().all(|c| c.doc_id == "agent-fx-pythagoras-junior"),
+        "junior material only: {:?}",
+        b.citations
+    );
+}
+
+#[tokio::test]
 async fn culture_answers_stay_short() {
     let long: String = (0..12)
         .map(|i| format!("The Temple of Heaven has a long and detailed history, part {i} [1]. "))
