@@ -12,7 +12,7 @@ use zhiku_agent::{Agent, AnswerEvent, AskRequest, Citation};
 use zhiku_core::{Config, SearchFilter};
 
 use crate::app::App;
-use crate::search::{filter_from, open_for, FilterArgs};
+use crate::search::{open_for, FilterArgs};
 
 #[derive(Args)]
 pub struct AskArgs {
@@ -41,9 +41,8 @@ fn agent_for(app: &App) -> anyhow::Result<Agent> {
     )?)
 }
 
-/// The filter and the one domain of a request.
-fn split_domain(args: &FilterArgs) -> anyhow::Result<(SearchFilter, Option<String>)> {
-    let mut filter = filter_from(args)?;
+/// The filter without its domain, and the one domain of a request.
+fn split_domain(mut filter: SearchFilter) -> anyhow::Result<(SearchFilter, Option<String>)> {
     let domain = match filter.domains.len() {
         0 => None,
         1 => filter.domains.pop(),
@@ -53,9 +52,9 @@ fn split_domain(args: &FilterArgs) -> anyhow::Result<(SearchFilter, Option<Strin
 }
 
 pub async fn run(config: Config, args: AskArgs) -> anyhow::Result<ExitCode> {
-    let (app, _) = open_for(config, &args.question, &args.filter).await?;
+    let (app, filter) = open_for(config, &args.question, &args.filter).await?;
     let agent = agent_for(&app)?;
-    let (filter, domain) = split_domain(&args.filter)?;
+    let (filter, domain) = split_domain(filter)?;
     let req = AskRequest {
         question: args.question.clone(),
         domain,
@@ -84,9 +83,9 @@ pub async fn run(config: Config, args: AskArgs) -> anyhow::Result<ExitCode> {
 
 /// One question per line; follow-ups are understood in the context of the earlier ones.
 pub async fn chat(config: Config, args: ChatArgs) -> anyhow::Result<ExitCode> {
-    let (app, _) = open_for(config, "chat", &args.filter).await?;
+    let (app, filter) = open_for(config, "chat", &args.filter).await?;
     let agent = agent_for(&app)?;
-    let (filter, domain) = split_domain(&args.filter)?;
+    let (filter, domain) = split_domain(filter)?;
     let mut conversation: Option<String> = None;
     let stdin = std::io::stdin();
     for line in stdin.lock().lines() {

@@ -175,13 +175,7 @@ impl ChatClient {
     ) -> Result<Completion, LlmError> {
         let started = Instant::now();
         let total = Duration::from_millis(self.cfg.total_timeout_ms);
-        let body = RequestBody {
-            model: &self.cfg.model,
-            messages,
-            stream,
-            temperature: self.cfg.temperature,
-            max_tokens,
-        };
+        let body = self.body(messages, stream, max_tokens);
         let mut attempt = 0;
         loop {
             attempt += 1;
@@ -226,15 +220,24 @@ impl ChatClient {
         messages: &[ChatMessage],
         max_tokens: usize,
     ) -> Result<Completion, LlmError> {
-        let body = RequestBody {
-            model: &self.cfg.model,
-            messages,
-            stream: false,
-            temperature: self.cfg.temperature,
-            max_tokens,
-        };
+        let body = self.body(messages, false, max_tokens);
         let deadline = Instant::now() + Duration::from_millis(self.cfg.first_token_timeout_ms);
         self.attempt(&body, deadline, &mut |_| {}).await
+    }
+
+    fn body<'a>(
+        &'a self,
+        messages: &'a [ChatMessage],
+        stream: bool,
+        max_tokens: usize,
+    ) -> RequestBody<'a> {
+        RequestBody {
+            model: &self.cfg.model,
+            messages,
+            stream,
+            temperature: self.cfg.temperature,
+            max_tokens,
+        }
     }
 
     /// One request, to be finished by `deadline`.
