@@ -459,7 +459,9 @@ async fn a_follow_up_keeps_the_grade_its_conversation_named() {
     let (b, _) = run(&agent, follow).await;
     assert!(!b.citations.is_empty(), "{b:?}");
     assert!(
-        b.citations.iter().all(|c| c.doc_id == "agent-fx-pythagoras-junior"),
+        b.citations
+            .iter()
+            .all(|c| c.doc_id == "agent-fx-pythagoras-junior"),
         "junior material only: {:?}",
         b.citations
     );

@@ -63,6 +63,39 @@ impl AbstentionSignals {
         }
     }
 
+    /// Every other question (`parity` 0 or 1) of each kind: one half of a two-fold check.
+    fn half(&self, parity: usize) -> AbstentionSignals {
+        let pick = |v: &[Relevance]| -> Vec<Relevance> {
+            v.iter()
+                .enumerate()
+                .filter(|(i, _)| i % 2 == parity)
+                .map(|(_, r)| *r)
+                .collect()
+        };
+        AbstentionSignals {
+            answerable: pick(&self.answerable),
+            unanswerable: pick(&self.unanswerable),
+            off_topic: pick(&self.off_topic),
+        }
+    }
+
+    /// Two-fold check of the sweep at `bound`: thresholds fitted on one half of the
+    /// questions, then measured on the other half. One (fitted, unseen) pair per fold.
+    pub fn two_fold(&self, bound: f64) -> Vec<(AbstentionRates, AbstentionRates)> {
+        (0..2)
+            .filter_map(|fold| {
+                let fitted = self.half(fold).sweep(&[bound]).pop()?;
+                let cfg = AgentConfig {
+                    min_relevance: fitted.min_relevance,
+                    coverage_weight: fitted.coverage_weight,
+                    min_term_coverage: fitted.min_term_coverage,
+                    ..AgentConfig::default()
+                };
+                Some((fitted, self.half(1 - fold).rates(&cfg)))
+            })
+            .collect()
+    }
+
     /// For each bound on abstaining on answerable questions, the thresholds that abstain
     /// most often on unanswerable ones (the mean of the answer-removed and off-topic rates).
     pub fn sweep(&self, bounds: &[f64]) -> Vec<AbstentionRates> {

@@ -368,7 +368,7 @@ pub async fn run(config: Config, args: EvalArgs) -> anyhow::Result<ExitCode> {
         let json = match sets.as_slice() {
             [one] => one.clone(),
             _ => serde_json::json!({"sets": sets, "abstention": pooled.rates(&config.agent),
-                "sweep": pooled.sweep(&SWEEP_BOUNDS)}),
+                "sweep": pooled.sweep(&SWEEP_BOUNDS), "two_fold": pooled.two_fold(0.05)}),
         };
         println!("{}", serde_json::to_string_pretty(&json)?);
         return Ok(ExitCode::SUCCESS);
@@ -387,6 +387,12 @@ pub async fn run(config: Config, args: EvalArgs) -> anyhow::Result<ExitCode> {
         println!("{}", abstention::TABLE_HEAD);
         for (bound, r) in SWEEP_BOUNDS.iter().zip(pooled.sweep(&SWEEP_BOUNDS)) {
             println!("{r} ≤ {bound}");
+        }
+        println!("\ntwo-fold check at ≤ 0.05: thresholds fitted on every other question, then measured on the rest:");
+        println!("{}", abstention::TABLE_HEAD);
+        for (fold, (fitted, unseen)) in pooled.two_fold(0.05).iter().enumerate() {
+            println!("{fitted} fold {fold}, fitted half");
+            println!("{unseen} fold {fold}, unseen half");
         }
     }
     Ok(ExitCode::SUCCESS)
