@@ -80,12 +80,26 @@ pub enum AgentError {
     Invalid(#[from] CoreError),
     #[error("unknown conversation id {0:?} (never created, or expired)")]
     UnknownConversation(String),
+    // The cause is part of the message and deliberately not a `source`: a chain printer
+    // (`{:#}`) would otherwise say it twice.
     #[error("retrieval failed: {0}")]
-    Retrieval(#[from] IndexError),
+    Retrieval(IndexError),
     #[error(transparent)]
     Prompt(#[from] PromptError),
     #[error("language model: {0}")]
-    Llm(#[from] LlmError),
+    Llm(LlmError),
+}
+
+impl From<IndexError> for AgentError {
+    fn from(e: IndexError) -> Self {
+        AgentError::Retrieval(e)
+    }
+}
+
+impl From<LlmError> for AgentError {
+    fn from(e: LlmError) -> Self {
+        AgentError::Llm(e)
+    }
 }
 
 impl AgentError {

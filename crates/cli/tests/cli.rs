@@ -392,4 +392,20 @@ async fn ask_streams_a_model_answer_and_falls_back_when_it_fails() {
         "{stdout}"
     );
     assert!(stdout.contains("1406"), "{stdout}");
+
+    // A key variable that is not set is a configuration error naming it, said once.
+    let mut cmd = zhiku(work.path(), &["ask", "故宫始建于哪一年？"]);
+    cmd.env("ZHIKU_LLM_URL", server.base_url())
+        .env("ZHIKU_LLM_MODEL", "fake-model")
+        .env("ZHIKU_LLM_KEY_ENV", "ZHIKU_TEST_KEY_NEVER_SET");
+    let out = tokio::task::spawn_blocking(move || cmd.output().unwrap())
+        .await
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = text(&out.stderr);
+    assert_eq!(
+        stderr.matches("ZHIKU_TEST_KEY_NEVER_SET").count(),
+        1,
+        "{stderr}"
+    );
 }
