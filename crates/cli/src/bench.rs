@@ -8,16 +8,17 @@
 //!    chunks would take hours on 2 cores); query embedding is timed separately.
 //! 4. Peak resident memory.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
 
+use anyhow::bail;
 use clap::Args;
 use zhiku_core::{stable_chunk_id, Chunk, Config, SearchFilter};
 use zhiku_index::{IndexSet, VectorPoint};
 use zhiku_ingest::{embedding_text, IngestOptions, Ingestor};
 
-use crate::app::App;
+use crate::app::{discard, scratch_config, App};
 use crate::eval::percentile;
 
 #[derive(Args)]
@@ -73,7 +74,20 @@ pub async fn run(config: Config, args: BenchArgs) -> anyhow::Result<ExitCode> {
     if scratch.exists() {
         std::fs::remove_dir_all(&scratch)?;
     }
-    let app = App::open_at(scratch.join("ingest"), config.clone()).await?;
+    // Scratch indexes only: on a Qdrant server, collections of their own, removed after.
+    let app = App::open_at(scratch.join("ingest"), scratch_config(&config)).await?;
+    let outcome = measure(&app, &config, &scratch, &args).await;
+    app.discard_scratch().await;
+    let _ = std::fs::remove_dir_all(&scratch);
+    outcome
+}
+
+async fn measure(
+    app: &App,
+    config: &Config,
+    scratch: &Path,
+    args: &BenchArgs,
+) -> anyhow::Result<ExitCode> {
     println!(
         "zhiku bench — {} cores; vector store {}",
         std::thread::available_parallelism().map_or(0, |n| n.get()),
@@ -84,6 +98,20 @@ pub async fn run(config: Config, args: BenchArgs) -> anyhow::Result<ExitCode> {
 
     let opts = IngestOptions::default();
     let report = app.ingest(&args.corpus, &opts).await?;
+    for issue in &report.issues {
+        eprintln!("warning: {issue}");
+    }
+    if report.chunks_written == 0 {
+        bail!(
+            "nothing to benchmark: {} holds no document that ingest can chunk ({} files read)",
+            args.corpus
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", "),
+            report.files
+        );
+    }
     let ingest_rate = report.chunks_written as f64 / report.total_s;
     let chunks = Ingestor {
         registry: &app.registry,
@@ -152,7 +180,7 @@ pub async fn run(config: Config, args: BenchArgs) -> anyhow::Result<ExitCode> {
     println!("|---|---|---|---|---|---|---|---|---|");
     for &size in &args.sizes {
         let dir = scratch.join(format!("n{size}"));
-        let set = IndexSet::open(&dir, &config).await?;
+        let set = IndexSet::open(&dir, &scratch_config(config)).await?;
         let t = Instant::now();
         let mut batch: Vec<VectorPoint> = Vec::with_capacity(1000);
         for i in 0..size {
@@ -200,8 +228,7 @@ pub async fn run(config: Config, args: BenchArgs) -> anyhow::Result<ExitCode> {
         }
         let ((b50, b99), (d50, d99), (f50, f99)) = (p50_p99(bm), p50_p99(de), p50_p99(df));
         println!("| {size} | {build_s:.1} | {optimize_s:.1} | {b50:.2} | {b99:.2} | {d50:.2} | {d99:.2} | {f50:.2} | {f99:.2} |");
-        drop(set);
-        std::fs::remove_dir_all(&dir)?;
+        discard(set).await;
     }
     println!("\npeak RSS: {:.0} MB", peak_rss_mb());
     Ok(ExitCode::SUCCESS)

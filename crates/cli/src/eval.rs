@@ -3,8 +3,16 @@
 //! sweep over all of them.
 //!
 //! The corpus is ingested into a scratch data directory named after the corpus's content
-//! hash (so a second run computes no embeddings), every query is run in each mode, and the
-//! chunk hits are turned into a document ranking (first occurrence wins) for the metrics.
+//! hash (so a second run computes no embeddings; with a Qdrant server configured, a fresh
+//! directory and a scratch collection, both removed afterwards), every query is run in each
+//! mode, and the chunk hits are turned into a document ranking (first occurrence wins) for
+//! the metrics.
+//!
+//! A set is evaluated as a domain — `--domain`, else the set's folder name when it names a
+//! registered domain — with that domain's retrieval settings and answer policy, as `zhiku
+//! search --domain` and `zhiku ask --domain` run. The eval corpora are plain passages, so they
+//! are loaded by the general loader whatever the domain; `hybrid-base` reports hybrid under
+//! the global `[retrieval]` settings beside it.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -14,7 +22,9 @@ use anyhow::{bail, Context};
 use clap::Args;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
-use zhiku_core::{Classification, Config, RetrievalMode, SearchFilter};
+use zhiku_agent::ExtractiveOptions;
+use zhiku_core::{Classification, Config, Domain, RetrievalConfig, RetrievalMode, SearchFilter};
+use zhiku_index::HybridRetriever;
 use zhiku_ingest::IngestOptions;
 
 use crate::abstention::{self, AbstentionRates, AbstentionSignals};
@@ -34,6 +44,10 @@ pub struct EvalArgs {
     /// Only the first N queries (for quick checks).
     #[arg(long)]
     pub limit: Option<usize>,
+    /// Evaluate every set as this domain (default: the set's folder name if it is a domain,
+    /// else general).
+    #[arg(long)]
+    pub domain: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -64,6 +78,9 @@ pub struct ModeFigures {
     pub latency_ms_p99: f64,
 }
 
+/// A query's relevant documents with their qrels grades (all above 0).
+pub type Grades = HashMap<String, f64>;
+
 /// Per-query metrics for one ranked list of document ids against the relevant set.
 pub fn recall_at(ranked: &[String], relevant: &HashSet<String>, k: usize) -> f64 {
     if relevant.is_empty() {
@@ -77,16 +94,23 @@ pub fn recall_at(ranked: &[String], relevant: &HashSet<String>, k: usize) -> f64
     found as f64 / relevant.len() as f64
 }
 
-pub fn ndcg_at(ranked: &[String], relevant: &HashSet<String>, k: usize) -> f64 {
+/// nDCG@k with graded relevance as BEIR computes it (trec_eval's `ndcg_cut`): the gain of a
+/// document is its qrels grade, discounted by log2(rank + 1).
+pub fn ndcg_at(ranked: &[String], grades: &Grades, k: usize) -> f64 {
+    let discount = |i: usize| 1.0 / ((i + 2) as f64).log2();
     let dcg: f64 = ranked
         .iter()
         .take(k)
         .enumerate()
-        .filter(|(_, d)| relevant.contains(*d))
-        .map(|(i, _)| 1.0 / ((i + 2) as f64).log2())
+        .filter_map(|(i, d)| grades.get(d).map(|g| g * discount(i)))
         .sum();
-    let ideal: f64 = (0..relevant.len().min(k))
-        .map(|i| 1.0 / ((i + 2) as f64).log2())
+    let mut best: Vec<f64> = grades.values().copied().collect();
+    best.sort_by(|a, b| b.total_cmp(a));
+    let ideal: f64 = best
+        .iter()
+        .take(k)
+        .enumerate()
+        .map(|(i, g)| g * discount(i))
         .sum();
     if ideal == 0.0 {
         0.0
@@ -126,10 +150,10 @@ fn read_queries(path: &Path) -> anyhow::Result<Vec<Query>> {
     Ok(out)
 }
 
-fn read_qrels(path: &Path) -> anyhow::Result<HashMap<String, HashSet<String>>> {
+fn read_qrels(path: &Path) -> anyhow::Result<HashMap<String, Grades>> {
     let text =
         std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-    let mut out: HashMap<String, HashSet<String>> = HashMap::new();
+    let mut out: HashMap<String, Grades> = HashMap::new();
     for (i, line) in text.lines().enumerate() {
         let cols: Vec<&str> = line.split('\t').collect();
         if i == 0 && cols.first() == Some(&"query-id") {
@@ -145,10 +169,18 @@ fn read_qrels(path: &Path) -> anyhow::Result<HashMap<String, HashSet<String>>> {
                 i + 1
             );
         }
-        if cols[2].trim().parse::<f64>().unwrap_or(0.0) > 0.0 {
+        let grade: f64 = cols[2].trim().parse().with_context(|| {
+            format!(
+                "{}:{}: score {:?} is not a number",
+                path.display(),
+                i + 1,
+                cols[2]
+            )
+        })?;
+        if grade > 0.0 {
             out.entry(cols[0].to_string())
                 .or_default()
-                .insert(cols[1].to_string());
+                .insert(cols[1].to_string(), grade);
         }
     }
     Ok(out)
@@ -178,6 +210,9 @@ fn zhiku_ingest_signature(config: &Config) -> String {
 pub struct EvalOutcome {
     pub corpus: usize,
     pub queries: usize,
+    /// The domain the set was evaluated as, and the retrieval settings that gave `hybrid`.
+    pub domain: &'static str,
+    pub retrieval: RetrievalConfig,
     pub modes: BTreeMap<&'static str, ModeFigures>,
     /// The extractive answerer on the hybrid hits, over queries with gold answers.
     pub extractive: ExtractiveFigures,
@@ -211,33 +246,90 @@ pub async fn evaluate(
     args: &EvalArgs,
 ) -> anyhow::Result<EvalOutcome> {
     let corpus = dir.join("corpus.jsonl");
+    // On a Qdrant server the scratch index is made for this run and removed after it: a
+    // cached directory would need its scratch collection kept on the server.
+    let on_server = crate::app::uses_server(&config);
+    let (scratch, mut config) = if on_server {
+        let unique = crate::app::scratch_config(&config);
+        let scratch = config
+            .data_dir
+            .join("eval-scratch")
+            .join(&unique.qdrant.collection);
+        (scratch, unique)
+    } else {
+        (scratch_dir(&config, &corpus)?, config)
+    };
+    // Source names relative to the set, wherever the set is.
+    config.ingest.corpus_root = dir.to_path_buf();
+    let app = App::open_at(scratch.clone(), config).await?;
+    let outcome = measure(&app, dir, &corpus, off_topic, args).await;
+    if on_server {
+        app.discard_scratch().await;
+    }
+    outcome
+}
+
+/// The domain a set is evaluated as: `--domain`, else its folder's name if that is a
+/// registered domain, else general.
+fn set_domain<'a>(app: &'a App, dir: &Path, named: Option<&str>) -> anyhow::Result<&'a dyn Domain> {
+    if let Some(d) = named {
+        return Ok(app.registry.get(d)?);
+    }
+    let folder = zhiku_ingest::absolute(dir);
+    let name = folder
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or_default();
+    Ok(app
+        .registry
+        .get(name)
+        .or_else(|_| app.registry.get(zhiku_ingest::GENERAL))?)
+}
+
+async fn measure(
+    app: &App,
+    dir: &Path,
+    corpus: &Path,
+    off_topic: &[String],
+    args: &EvalArgs,
+) -> anyhow::Result<EvalOutcome> {
     let mut queries = read_queries(&dir.join("queries.jsonl"))?;
     let qrels = read_qrels(&dir.join("qrels.tsv"))?;
     queries.retain(|q| qrels.contains_key(&q.id));
     if let Some(n) = args.limit {
         queries.truncate(n);
     }
-    let scratch = scratch_dir(&config, &corpus)?;
-    let agent_cfg = config.agent.clone();
-    let app = App::open_at(scratch, config).await?;
+    let domain = set_domain(app, dir, args.domain.as_deref())?;
+    let agent_cfg = app.config.agent.clone();
+    let policy = domain.answer_policy();
+    let passages = policy.passages.unwrap_or(agent_cfg.passages);
     let opts = IngestOptions {
         prune: true,
+        yes: true,
         domain: Some(zhiku_ingest::GENERAL.into()),
-        progress_bar: false,
+        ..Default::default()
     };
-    let report = app.ingest(std::slice::from_ref(&corpus), &opts).await?;
-    if !report.issues.is_empty() {
-        for i in &report.issues {
-            eprintln!("warning: {i}");
-        }
+    let report = app.ingest(&[corpus.to_path_buf()], &opts).await?;
+    for i in &report.issues {
+        eprintln!("warning: {i}");
     }
     eprintln!(
-        "eval corpus: {} documents ({} newly embedded chunks), {} queries",
+        "eval corpus: {} documents ({} newly embedded chunks), {} queries, as domain {}",
         report.documents,
         report.embedded,
-        queries.len()
+        queries.len(),
+        domain.name()
     );
-    let retriever = app.retriever();
+    let base = app.retriever();
+    let tuned_cfg = domain.retrieval().apply(&app.config.retrieval);
+    let tuned = base.with_config(tuned_cfg.clone());
+    let mut runs: Vec<(&'static str, &HybridRetriever, RetrievalMode)> = RetrievalMode::ALL
+        .iter()
+        .map(|m| (m.as_str(), &tuned, *m))
+        .collect();
+    if format!("{tuned_cfg:?}") != format!("{:?}", app.config.retrieval) {
+        runs.push(("hybrid-base", &base, RetrievalMode::Hybrid));
+    }
     let filter = SearchFilter {
         clearance: Classification::Restricted,
         ..Default::default()
@@ -245,12 +337,15 @@ pub async fn evaluate(
     let mut modes = BTreeMap::new();
     let mut extractive = ExtractiveFigures::default();
     let mut signals = AbstentionSignals::default();
-    for mode in RetrievalMode::ALL {
+    for (label, retriever, mode) in runs {
+        // The agent's view (abstention signals, extractive answers) is the domain's hybrid.
+        let agent_view = label == "hybrid";
         let mut f = ModeFigures::default();
         let mut latencies = Vec::with_capacity(queries.len());
         let mut with_answers = 0usize;
         for q in &queries {
-            let relevant = &qrels[&q.id];
+            let grades = &qrels[&q.id];
+            let relevant: HashSet<String> = grades.keys().cloned().collect();
             let results = retriever.search(&q.text, &filter, args.depth, mode).await?;
             latencies.push(results.timings.total_ms);
             let mut seen = HashSet::new();
@@ -260,14 +355,14 @@ pub async fn evaluate(
                 .filter(|h| seen.insert(h.chunk.doc_id.clone()))
                 .map(|h| h.chunk.doc_id.clone())
                 .collect();
-            f.recall_1 += recall_at(&ranked, relevant, 1);
-            f.recall_5 += recall_at(&ranked, relevant, 5);
-            f.recall_10 += recall_at(&ranked, relevant, 10);
+            f.recall_1 += recall_at(&ranked, &relevant, 1);
+            f.recall_5 += recall_at(&ranked, &relevant, 5);
+            f.recall_10 += recall_at(&ranked, &relevant, 10);
             f.hit_10 += f64::from(ranked.iter().take(10).any(|d| relevant.contains(d)));
-            f.ndcg_10 += ndcg_at(&ranked, relevant, 10);
-            f.mrr_10 += mrr_at(&ranked, relevant, 10);
-            if mode == RetrievalMode::Hybrid {
-                signals.record(&q.text, &results.hits, relevant, agent_cfg.passages);
+            f.ndcg_10 += ndcg_at(&ranked, grades, 10);
+            f.mrr_10 += mrr_at(&ranked, &relevant, 10);
+            if agent_view {
+                signals.record(&q.text, &results.hits, &relevant, passages);
             }
             if !q.answers.is_empty() {
                 with_answers += 1;
@@ -276,14 +371,17 @@ pub async fn evaluate(
                     .clone()
                     .any(|h| q.answers.iter().any(|a| h.chunk.text.contains(a.as_str())));
                 f.answer_hit_5 += f64::from(found);
-                if mode == RetrievalMode::Hybrid {
-                    let answer =
-                        zhiku_agent::extractive_answer(&q.text, &results.hits, Default::default());
+                if agent_view {
+                    let options = ExtractiveOptions {
+                        max_width: policy.max_width,
+                        ..Default::default()
+                    };
+                    let answer = zhiku_agent::extractive_answer(&q.text, &results.hits, options);
                     extractive.queries += 1;
                     extractive.abstained += f64::from(answer.abstained);
                     let hit = q.answers.iter().any(|a| answer.text.contains(a.as_str()));
                     extractive.answer_hit += f64::from(hit);
-                    let top = &results.hits[..results.hits.len().min(agent_cfg.passages)];
+                    let top = &results.hits[..results.hits.len().min(passages)];
                     let gated =
                         !zhiku_agent::Relevance::assess(&q.text, top).sufficient(&agent_cfg);
                     extractive.abstained_agent += f64::from(gated);
@@ -306,13 +404,13 @@ pub async fn evaluate(
         latencies.sort_by(|a, b| a.total_cmp(b));
         f.latency_ms_p50 = percentile(&latencies, 50.0);
         f.latency_ms_p99 = percentile(&latencies, 99.0);
-        modes.insert(mode.as_str(), f);
+        modes.insert(label, f);
     }
     for q in off_topic {
-        let results = retriever
-            .search(q, &filter, agent_cfg.passages, RetrievalMode::Hybrid)
+        let results = tuned
+            .search(q, &filter, passages, RetrievalMode::Hybrid)
             .await?;
-        signals.record_off_topic(q, &results.hits, agent_cfg.passages);
+        signals.record_off_topic(q, &results.hits, passages);
     }
     let n = extractive.queries.max(1) as f64;
     extractive.answer_hit /= n;
@@ -322,6 +420,8 @@ pub async fn evaluate(
     Ok(EvalOutcome {
         corpus: report.documents,
         queries: queries.len(),
+        domain: domain.name(),
+        retrieval: tuned_cfg,
         modes,
         extractive,
         abstention: signals.rates(&agent_cfg),
@@ -361,7 +461,9 @@ pub async fn run(config: Config, args: EvalArgs) -> anyhow::Result<ExitCode> {
         let sets: Vec<serde_json::Value> = outcomes
             .iter()
             .map(|(dir, o)| {
-                serde_json::json!({"dir": dir, "corpus": o.corpus, "queries": o.queries, "modes": o.modes,
+                serde_json::json!({"dir": dir, "corpus": o.corpus, "queries": o.queries,
+                    "domain": o.domain, "dense_weight": o.retrieval.dense_weight,
+                    "bm25_weight": o.retrieval.bm25_weight, "modes": o.modes,
                     "extractive": o.extractive, "abstention": o.abstention})
             })
             .collect();
@@ -400,10 +502,18 @@ pub async fn run(config: Config, args: EvalArgs) -> anyhow::Result<ExitCode> {
 
 fn print_outcome(dir: &Path, out: &EvalOutcome) {
     println!(
-        "{}: {} passages, {} queries",
+        "{}: {} passages, {} queries, as domain {} (hybrid: bm25 weight {}, dense weight {}{})",
         dir.display(),
         out.corpus,
-        out.queries
+        out.queries,
+        out.domain,
+        out.retrieval.bm25_weight,
+        out.retrieval.dense_weight,
+        if out.modes.contains_key("hybrid-base") {
+            "; hybrid-base: the global [retrieval] weights"
+        } else {
+            ""
+        }
     );
     println!(
         "| mode | R@1 | R@5 | R@10 | hit@10 | nDCG@10 | MRR@10 | answer@5 | p50 ms | p99 ms |"
@@ -439,6 +549,10 @@ mod tests {
         ids.iter().map(|s| s.to_string()).collect()
     }
 
+    fn graded(ids: &[(&str, f64)]) -> Grades {
+        ids.iter().map(|(s, g)| (s.to_string(), *g)).collect()
+    }
+
     #[test]
     fn metrics_on_a_hand_computed_ranking() {
         let ranked: Vec<String> = ["a", "x", "b", "y"].iter().map(|s| s.to_string()).collect();
@@ -448,7 +562,21 @@ mod tests {
         assert_eq!(mrr_at(&ranked, &set(&["b"]), 10), 1.0 / 3.0);
         let ideal = 1.0 + 1.0 / 3f64.log2() + 0.5;
         let dcg = 1.0 + 1.0 / 4f64.log2();
-        assert!((ndcg_at(&ranked, &rel, 10) - dcg / ideal).abs() < 1e-12);
+        let binary = graded(&[("a", 1.0), ("b", 1.0), ("c", 1.0)]);
+        assert!((ndcg_at(&ranked, &binary, 10) - dcg / ideal).abs() < 1e-12);
         assert_eq!(percentile(&[1.0, 2.0, 3.0, 4.0, 5.0], 50.0), 3.0);
+    }
+
+    #[test]
+    fn ndcg_uses_graded_relevance_as_beir_does() {
+        // b is highly relevant (2), a partly (1): ranking a first loses against the ideal
+        // b, a. Gains are the grades (trec_eval's ndcg_cut), discounts log2(rank + 1).
+        let ranked: Vec<String> = ["a", "x", "b"].iter().map(|s| s.to_string()).collect();
+        let grades = graded(&[("a", 1.0), ("b", 2.0)]);
+        let dcg = 1.0 + 2.0 / 4f64.log2();
+        let ideal = 2.0 + 1.0 / 3f64.log2();
+        assert!((ndcg_at(&ranked, &grades, 10) - dcg / ideal).abs() < 1e-12);
+        let best: Vec<String> = ["b", "a"].iter().map(|s| s.to_string()).collect();
+        assert!((ndcg_at(&best, &grades, 10) - 1.0).abs() < 1e-12);
     }
 }

@@ -41,10 +41,14 @@ enum Command {
         /// Put everything in this domain instead of choosing by folder name.
         #[arg(long)]
         domain: Option<String>,
-        /// Remove documents whose files are gone from the given paths.
+        /// Remove documents whose files are gone from the given paths (a file that exists but
+        /// fails to load keeps its indexed version).
         #[arg(long)]
         prune: bool,
-        /// Exit non-zero if any file or record could not be ingested.
+        /// Let --prune remove more than ingest.prune_max_share of the indexed documents.
+        #[arg(long, requires = "prune")]
+        yes: bool,
+        /// Exit with status 2 if any file or record could not be ingested (and prune nothing).
         #[arg(long)]
         strict: bool,
     },
@@ -107,11 +111,14 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             paths,
             domain,
             prune,
+            yes,
             strict,
         } => {
             let app = app::App::open(config).await?;
             let opts = zhiku_ingest::IngestOptions {
                 prune,
+                yes,
+                strict,
                 domain,
                 progress_bar: std::io::stderr().is_terminal(),
             };

@@ -54,63 +54,203 @@ fn write_corpus(dir: &Path, n: usize) {
     }
 }
 
+/// How a killed ingest is stopped.
+#[derive(Debug, Clone, Copy)]
+enum Kill {
+    /// SIGKILL this long after the start.
+    After(Duration),
+    /// SIGKILL just after the first batch reached the manifest.
+    AfterFirstCommit,
+    /// Abort at the named failpoint (`ZHIKU_FAILPOINT`), exactly inside a window.
+    At(&'static str),
+}
+
+/// Runs `zhiku ingest ARGS` and stops it as `kill` says; returns whether it was stopped
+/// before finishing by itself.
+fn killed_ingest(data: &Path, args: &[&str], kill: Kill) -> bool {
+    let mut cmd = zhiku(data, args);
+    cmd.stdout(Stdio::null()).stderr(Stdio::null());
+    if let Kill::At(point) = kill {
+        cmd.env("ZHIKU_FAILPOINT", point);
+    }
+    let mut child = cmd.spawn().unwrap();
+    let started = Instant::now();
+    match kill {
+        Kill::At(_) => {}
+        Kill::After(wait) => std::thread::sleep(wait),
+        Kill::AfterFirstCommit => {
+            while !data.join("manifest.json").exists() {
+                assert!(
+                    started.elapsed() < Duration::from_secs(120),
+                    "ingest never committed"
+                );
+                std::thread::sleep(Duration::from_millis(5));
+            }
+        }
+    }
+    if !matches!(kill, Kill::At(_)) {
+        let _ = child.kill(); // SIGKILL; a no-op if it has finished
+    }
+    let status = child.wait().unwrap();
+    !status.success()
+}
+
+/// The state a completed ingest must leave: the chunk ids and agreeing counts.
+fn assert_same_as_clean(data: &Path, clean: &serde_json::Value, what: &str) {
+    let after = stats(data);
+    assert_eq!(after["chunk_ids"], clean["chunk_ids"], "{what}");
+    for key in ["chunks", "keyword_chunks", "vector_points"] {
+        assert_eq!(after[key], clean["chunks"], "{what}: {key}: {after}");
+    }
+    assert_eq!(after["interrupted_documents"], 0, "{what}: {after}");
+    assert_eq!(after["optimize_pending"], false, "{what}: {after}");
+}
+
+/// Small commits, so that kills land between (and inside) commits.
+fn small_commits(work: &Path) -> String {
+    let config = work.join("zhiku.toml");
+    std::fs::write(&config, "[ingest]\ncommit_every_chunks = 4\n").unwrap();
+    config.to_string_lossy().into_owned()
+}
+
 #[test]
-fn kill_9_during_ingest_then_rerun_equals_a_clean_ingest() {
+fn kills_at_random_points_and_inside_every_window_then_a_rerun_equals_a_clean_ingest() {
     let work = tempfile::tempdir().unwrap();
     let corpus = work.path().join("notes");
-    write_corpus(&corpus, 40);
-    let config = work.path().join("zhiku.toml");
-    // Small commits, so that a kill lands between commits.
-    std::fs::write(&config, "[ingest]\ncommit_every_chunks = 4\n").unwrap();
-    let cfg = config.to_str().unwrap();
+    write_corpus(&corpus, 24);
+    let cfg = small_commits(work.path());
     let corpus_arg = corpus.to_str().unwrap();
+    let args = ["--config", cfg.as_str(), "ingest", corpus_arg];
 
     let clean = work.path().join("clean");
-    let out = run(&clean, &["--config", cfg, "ingest", corpus_arg]);
+    let started = Instant::now();
+    let out = run(&clean, &args);
+    let clean_ms = started.elapsed().as_millis() as u64;
     assert!(out.status.success(), "{}", text(&out.stderr));
     let expected = stats(&clean);
-    let total = expected["chunks"].as_u64().unwrap();
-    assert!(total >= 40);
+    assert!(expected["chunks"].as_u64().unwrap() >= 24);
 
-    let killed = work.path().join("killed");
-    let mut child = zhiku(&killed, &["--config", cfg, "ingest", corpus_arg])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    // Wait for the first commit, then kill -9 in the middle of the run.
-    let started = Instant::now();
-    while !killed.join("manifest.json").exists() {
-        assert!(
-            started.elapsed() < Duration::from_secs(120),
-            "ingest never committed"
-        );
-        std::thread::sleep(Duration::from_millis(5));
+    let mut seed = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(7, |d| d.as_nanos() as u64)
+        | 1;
+    println!("random kill seed {seed}");
+    let mut kills = vec![
+        Kill::At("write:before-commit"),
+        Kill::At("write:after-commit"),
+        Kill::At("optimize"),
+        Kill::AfterFirstCommit,
+    ];
+    while kills.len() < 10 {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        kills.push(Kill::After(Duration::from_millis(seed % clean_ms.max(1))));
     }
-    std::thread::sleep(Duration::from_millis(300));
-    child.kill().unwrap(); // SIGKILL
-    child.wait().unwrap();
-    let partial = stats(&killed);
-    assert!(
-        partial["chunks"].as_u64().unwrap() < total,
-        "the kill landed mid-run: {partial}"
-    );
-
-    let out = run(&killed, &["--config", cfg, "ingest", corpus_arg]);
-    assert!(out.status.success(), "{}", text(&out.stderr));
-    let after = stats(&killed);
-    assert_eq!(after["chunk_ids"], expected["chunk_ids"]);
-    for key in ["chunks", "keyword_chunks", "vector_points"] {
-        assert_eq!(after[key], total, "{key}: {after}");
+    for (i, kill) in kills.into_iter().enumerate() {
+        let data = work.path().join(format!("killed-{i}"));
+        let stopped = killed_ingest(&data, &args, kill);
+        if let Kill::At(point) = kill {
+            assert!(stopped, "the failpoint {point} stopped the run");
+            let partial = stats(&data);
+            if point == "optimize" {
+                assert_eq!(partial["optimize_pending"], true, "{partial}");
+            } else {
+                assert!(
+                    partial["interrupted_documents"].as_u64() > Some(0),
+                    "{point}: {partial}"
+                );
+            }
+        }
+        let out = run(&data, &args);
+        assert!(out.status.success(), "{kill:?}: {}", text(&out.stderr));
+        assert_same_as_clean(&data, &expected, &format!("kill {i}: {kill:?}"));
     }
 
     // And an unchanged corpus embeds nothing.
-    let out = run(&killed, &["--config", cfg, "ingest", corpus_arg]);
+    let out = run(&clean, &args);
     assert!(
         text(&out.stdout).contains("0 embeddings computed"),
         "{}",
         text(&out.stdout)
     );
+}
+
+/// Eight notes ingested with small commits into `work/data`: the corpus folder, the
+/// configuration file, and the stats of that clean ingest.
+fn eight_notes_ingested(work: &Path) -> (PathBuf, String, serde_json::Value) {
+    let corpus = work.join("notes");
+    write_corpus(&corpus, 8);
+    let cfg = small_commits(work);
+    let data = work.join("data");
+    let out = run(
+        &data,
+        &["--config", &cfg, "ingest", corpus.to_str().unwrap()],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    (corpus, cfg, stats(&data))
+}
+
+#[test]
+fn a_kill_in_the_commit_window_then_a_reverted_file_leaves_no_stale_chunks() {
+    let work = tempfile::tempdir().unwrap();
+    let (corpus, cfg, expected) = eight_notes_ingested(work.path());
+    let args = ["--config", cfg.as_str(), "ingest", corpus.to_str().unwrap()];
+    let data = work.path().join("data");
+
+    // A file changes; the run dies after both indexes committed it, before the manifest did.
+    let file = corpus.join("note-003.md");
+    let original = std::fs::read_to_string(&file).unwrap();
+    std::fs::write(
+        &file,
+        original.replace("observation 3", "a revised observation"),
+    )
+    .unwrap();
+    assert!(killed_ingest(&data, &args, Kill::At("write:after-commit")));
+    // The user reverts the file: its hash is the manifest's again.
+    std::fs::write(&file, &original).unwrap();
+    let out = run(&data, &args);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("settled"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert_same_as_clean(&data, &expected, "after the revert");
+    let out = run(
+        &data,
+        &[
+            "search",
+            "a revised observation",
+            "--mode",
+            "bm25",
+            "--json",
+        ],
+    );
+    assert!(
+        !text(&out.stdout).contains("a revised observation"),
+        "no chunk holds text that no file has: {}",
+        text(&out.stdout)
+    );
+}
+
+#[test]
+fn a_kill_while_pruning_then_a_restored_file_is_indexed_again() {
+    let work = tempfile::tempdir().unwrap();
+    let (corpus, cfg, expected) = eight_notes_ingested(work.path());
+    let corpus_arg = corpus.to_str().unwrap();
+    let args = ["--config", cfg.as_str(), "ingest", corpus_arg];
+    let data = work.path().join("data");
+
+    let file = corpus.join("note-005.md");
+    let original = std::fs::read(&file).unwrap();
+    std::fs::remove_file(&file).unwrap();
+    let prune = ["--config", cfg.as_str(), "ingest", "--prune", corpus_arg];
+    assert!(killed_ingest(&data, &prune, Kill::At("prune:after-commit")));
+    std::fs::write(&file, original).unwrap();
+    let out = run(&data, &args);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_same_as_clean(&data, &expected, "after the restore");
 }
 
 #[test]
@@ -261,6 +401,67 @@ fn eval_prints_the_agreed_json_keys() {
         "{}",
         text(&out.stderr)
     );
+}
+
+#[test]
+fn eval_runs_a_set_as_its_domain_with_the_domains_retrieval_settings() {
+    let work = tempfile::tempdir().unwrap();
+    // The same mini set, in a folder named like a domain.
+    let set = work.path().join("sets/medicine");
+    std::fs::create_dir_all(&set).unwrap();
+    for f in ["corpus.jsonl", "queries.jsonl", "qrels.tsv"] {
+        std::fs::copy(fixtures().join("beir-mini").join(f), set.join(f)).unwrap();
+    }
+    let data = work.path().join("data");
+    let out = run(&data, &["eval", set.to_str().unwrap(), "--json"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["domain"], "medicine", "{v}");
+    assert_eq!(v["dense_weight"], 2.0, "medicine's own weight: {v}");
+    assert!(v["modes"]["hybrid-base"]["ndcg@10"].is_number(), "{v}");
+
+    let out = run(
+        &data,
+        &[
+            "eval",
+            set.to_str().unwrap(),
+            "--json",
+            "--domain",
+            "general",
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["domain"], "general");
+    assert!(v["modes"].get("hybrid-base").is_none(), "{v}");
+
+    let out = run(&data, &["eval", set.to_str().unwrap(), "--domain", "law"]);
+    assert!(!out.status.success());
+    assert!(text(&out.stderr).contains("law"), "{}", text(&out.stderr));
+}
+
+#[test]
+fn bench_on_a_corpus_with_nothing_to_chunk_says_so() {
+    let work = tempfile::tempdir().unwrap();
+    let empty = work.path().join("empty");
+    std::fs::create_dir_all(&empty).unwrap();
+    std::fs::write(empty.join("README.md"), "# skipped: describes the corpus\n").unwrap();
+    let out = run(
+        &work.path().join("data"),
+        &[
+            "bench",
+            "--corpus",
+            empty.to_str().unwrap(),
+            "--sizes",
+            "10",
+            "--queries",
+            "5",
+        ],
+    );
+    let err = text(&out.stderr);
+    assert!(!out.status.success());
+    assert!(err.contains("nothing to benchmark"), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
 }
 
 #[test]

@@ -42,6 +42,13 @@ pub struct IngestConfig {
     pub overlap_tokens: usize,
     /// Documents written per commit: a killed run loses at most this much work.
     pub commit_every_chunks: usize,
+    /// Source names (and so default document ids) are paths relative to this folder, however
+    /// the ingested path was spelled; files outside it are named by their absolute path.
+    /// Empty: the folder that holds the data directory.
+    pub corpus_root: PathBuf,
+    /// `--prune` that would remove more than this share of the indexed documents stops and
+    /// asks for `--yes` (a mistyped path or an unmounted disk looks like deleted files).
+    pub prune_max_share: f64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -181,7 +188,7 @@ impl Default for AgentConfig {
             passages: 5,
             // Calibrated on the three dev sets (`zhiku eval` on all three; docs/evaluation.md,
             // "Abstention"): at most 5% of answerable questions refused.
-            min_relevance: 0.935,
+            min_relevance: 0.9325,
             coverage_weight: 0.15,
             min_term_coverage: 0.05,
             history_turns: 6,
@@ -211,6 +218,8 @@ impl Default for IngestConfig {
             chunk_max_tokens: 384,
             overlap_tokens: 48,
             commit_every_chunks: 512,
+            corpus_root: PathBuf::new(),
+            prune_max_share: 0.25,
         }
     }
 }
@@ -315,6 +324,9 @@ impl Config {
             return Err(bad(
                 "ingest.overlap_tokens must be below chunk_min_tokens".into()
             ));
+        }
+        if !(0.0..=1.0).contains(&i.prune_max_share) {
+            return Err(bad("ingest.prune_max_share must be between 0 and 1".into()));
         }
         if self.llm.enabled() && self.llm.model.trim().is_empty() {
             return Err(bad(

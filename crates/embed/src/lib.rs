@@ -72,6 +72,33 @@ pub struct Embedder {
     batch_size: usize,
     /// Texts embedded since start-up (a test reads it to prove that nothing was re-embedded).
     embedded: AtomicU64,
+    /// Identifies the model files (see [`fingerprint`]).
+    fingerprint: String,
+}
+
+/// Bytes of `model.onnx` sampled by [`fingerprint`]: 64 windows of 4 KiB.
+const SAMPLES: usize = 64;
+const SAMPLE_BYTES: usize = 4096;
+
+/// A short hash identifying the model: every tokenizer file whole, and the ONNX file's length
+/// and 64 windows spread over it (hashing all 450 MB would add a second to every command;
+/// two different weight files agree on 256 KiB of sampled weights only by accident).
+/// Stored vectors are only valid for the model that made them, so ingest hashes this in.
+fn fingerprint(files: &[Vec<u8>]) -> String {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    for (i, bytes) in files.iter().enumerate() {
+        h.update((bytes.len() as u64).to_le_bytes());
+        if i == 0 && bytes.len() > SAMPLES * SAMPLE_BYTES {
+            let step = (bytes.len() - SAMPLE_BYTES) / (SAMPLES - 1);
+            for s in 0..SAMPLES {
+                h.update(&bytes[s * step..s * step + SAMPLE_BYTES]);
+            }
+        } else {
+            h.update(bytes);
+        }
+    }
+    hex::encode(&h.finalize()[..8])
 }
 
 impl std::fmt::Debug for Embedder {
@@ -97,6 +124,7 @@ impl Embedder {
             }
             bytes.push(std::fs::read(&path).map_err(|source| EmbedError::Read { path, source })?);
         }
+        let fingerprint = fingerprint(&bytes);
         let mut it = bytes.into_iter();
         let mut next = || it.next().unwrap_or_default();
         let onnx = next();
@@ -124,7 +152,13 @@ impl Embedder {
             counter,
             batch_size: cfg.batch_size,
             embedded: AtomicU64::new(0),
+            fingerprint,
         })
+    }
+
+    /// Identifies the model files: a different model (or a changed tokenizer) gives another.
+    pub fn fingerprint(&self) -> &str {
+        &self.fingerprint
     }
 
     /// The tokenizer, without special tokens, truncation or padding: what chunk sizes count.

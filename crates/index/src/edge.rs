@@ -16,7 +16,8 @@ use qdrant_edge::{
 use zhiku_core::{Chunk, SearchFilter};
 
 use crate::vector::{
-    chunk_from_payload, filter_json, payload_json, VectorPoint, KEYWORD_FIELDS, VECTOR_NAME,
+    chunk_from_payload, filter_json, owner_vector, payload_json, VectorPoint, KEYWORD_FIELDS,
+    OWNER_FIELD, OWNER_POINT, VECTOR_NAME,
 };
 use crate::IndexError;
 
@@ -160,16 +161,66 @@ impl EdgeStore {
     }
 
     pub async fn count(&self) -> Result<u64, IndexError> {
+        let not_owner: Filter = serde_json::from_value(serde_json::json!({
+            "must_not": [{"has_id": [OWNER_POINT.to_string()]}]
+        }))
+        .map_err(verr)?;
         self.blocking(|shard| {
             let n = shard
                 .count(CountRequest {
-                    filter: None,
+                    filter: Some(not_owner),
                     exact: true,
                 })
                 .map_err(verr)?;
             Ok(n as u64)
         })
         .await
+    }
+
+    /// The data directory id the shard is marked with, if any.
+    pub async fn owner(&self) -> Result<Option<String>, IndexError> {
+        let records = self
+            .blocking(|shard| {
+                shard
+                    .retrieve(
+                        &[PointId::Uuid(OWNER_POINT)],
+                        Some(WithPayloadInterface::Bool(true)),
+                        None,
+                    )
+                    .map_err(verr)
+            })
+            .await?;
+        Ok(records
+            .into_iter()
+            .filter_map(|r| r.payload)
+            .find_map(|Payload(m)| m.get(OWNER_FIELD)?.as_str().map(str::to_string)))
+    }
+
+    pub async fn set_owner(&self, owner: &str) -> Result<(), IndexError> {
+        let mut named = HashMap::new();
+        named.insert(
+            VECTOR_NAME.to_string(),
+            VectorPersisted::Dense(owner_vector()),
+        );
+        let mut payload = serde_json::Map::new();
+        payload.insert(OWNER_FIELD.into(), owner.into());
+        let point = PointStructPersisted {
+            id: PointId::Uuid(OWNER_POINT),
+            vector: VectorStructPersisted::Named(named),
+            payload: Some(Payload(payload)),
+        };
+        self.blocking(move |shard| {
+            let op = UpdateOperation::PointOperation(PointOperations::UpsertPoints(
+                PointInsertOperations::PointsList(vec![point]),
+            ));
+            shard.update(op).map_err(verr)
+        })
+        .await
+    }
+
+    /// HNSW-indexed vectors (0 until an optimisation builds the index).
+    pub fn indexed_vectors(&self) -> usize {
+        self.shard.info().indexed_vectors_count
     }
 
     pub async fn flush(&self) -> Result<(), IndexError> {

@@ -11,14 +11,17 @@ use std::time::Duration;
 use qdrant_client::qdrant::vectors_config::Config as VectorsConfigKind;
 use qdrant_client::qdrant::{
     Condition, CountPointsBuilder, CreateCollectionBuilder, CreateFieldIndexCollectionBuilder,
-    DeletePointsBuilder, Distance, FieldType, Filter, GeoPoint, GeoRadius, PointStruct,
-    QueryPointsBuilder, SearchParamsBuilder, UpsertPointsBuilder, VectorParamsBuilder,
-    VectorsConfigBuilder,
+    DeletePointsBuilder, Distance, FieldType, Filter, GeoPoint, GeoRadius, GetPointsBuilder,
+    PointId, PointStruct, QueryPointsBuilder, SearchParamsBuilder, UpsertPointsBuilder,
+    VectorParamsBuilder, VectorsConfigBuilder,
 };
 use qdrant_client::{Payload, Qdrant};
 use zhiku_core::{Chunk, SearchFilter};
 
-use crate::vector::{chunk_from_payload, payload_json, VectorPoint, KEYWORD_FIELDS, VECTOR_NAME};
+use crate::vector::{
+    chunk_from_payload, owner_vector, payload_json, VectorPoint, KEYWORD_FIELDS, OWNER_FIELD,
+    OWNER_POINT, VECTOR_NAME,
+};
 use crate::IndexError;
 
 /// Points per upsert request.
@@ -27,6 +30,8 @@ const UPSERT_BATCH: usize = 256;
 pub struct ServerStore {
     client: Qdrant,
     collection: String,
+    /// The collection did not exist and this connection made it.
+    created: bool,
 }
 
 fn verr(what: impl std::fmt::Display, e: impl std::fmt::Display) -> IndexError {
@@ -85,15 +90,26 @@ impl ServerStore {
             )
         })?;
         tracing::info!(url, version = %health.version, collection, "connected to qdrant server");
-        let store = Self {
+        let mut store = Self {
             client,
             collection: collection.to_string(),
+            created: false,
         };
-        store.ensure_collection().await?;
+        store.created = store.ensure_collection().await?;
         Ok(store)
     }
 
-    async fn ensure_collection(&self) -> Result<(), IndexError> {
+    pub fn collection(&self) -> &str {
+        &self.collection
+    }
+
+    /// Whether this connection created the collection.
+    pub fn created(&self) -> bool {
+        self.created
+    }
+
+    /// Creates the collection if needed (returning whether it did) and checks its shape.
+    async fn ensure_collection(&self) -> Result<bool, IndexError> {
         let name = &self.collection;
         let exists = self
             .client
@@ -171,7 +187,7 @@ impl ServerStore {
                 .await
                 .map_err(|e| verr(format!("creating payload index {field} on {name}"), e))?;
         }
-        Ok(())
+        Ok(!exists)
     }
 
     pub async fn upsert(&self, points: Vec<VectorPoint>) -> Result<(), IndexError> {
@@ -251,10 +267,49 @@ impl ServerStore {
             .collect()
     }
 
-    pub async fn count(&self) -> Result<u64, IndexError> {
+    /// The data directory id the collection is marked with, if any.
+    pub async fn owner(&self) -> Result<Option<String>, IndexError> {
         let response = self
             .client
-            .count(CountPointsBuilder::new(&self.collection).exact(true))
+            .get_points(
+                GetPointsBuilder::new(
+                    &self.collection,
+                    vec![PointId::from(OWNER_POINT.to_string())],
+                )
+                .with_payload(true),
+            )
+            .await
+            .map_err(|e| verr("reading the owner mark", e))?;
+        Ok(response.result.into_iter().find_map(|p| {
+            let payload = serde_json::Value::from(Payload::from(p.payload));
+            payload.get(OWNER_FIELD)?.as_str().map(str::to_string)
+        }))
+    }
+
+    pub async fn set_owner(&self, owner: &str) -> Result<(), IndexError> {
+        let vectors = HashMap::from([(VECTOR_NAME.to_string(), owner_vector())]);
+        let payload = Payload::from(serde_json::Map::from_iter([(
+            OWNER_FIELD.to_string(),
+            serde_json::Value::from(owner),
+        )]));
+        let point = PointStruct::new(OWNER_POINT.to_string(), vectors, payload);
+        self.client
+            .upsert_points(UpsertPointsBuilder::new(&self.collection, vec![point]).wait(true))
+            .await
+            .map_err(|e| verr("writing the owner mark", e))?;
+        Ok(())
+    }
+
+    pub async fn count(&self) -> Result<u64, IndexError> {
+        let not_owner =
+            Filter::must_not([Condition::has_id([PointId::from(OWNER_POINT.to_string())])]);
+        let response = self
+            .client
+            .count(
+                CountPointsBuilder::new(&self.collection)
+                    .filter(not_owner)
+                    .exact(true),
+            )
             .await
             .map_err(|e| verr("counting points", e))?;
         response

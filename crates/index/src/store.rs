@@ -1,5 +1,7 @@
-//! The indexes of one data directory, opened together, with a format stamp so that a
-//! directory written by an incompatible version is refused with a clear error.
+//! The indexes of one data directory, opened together, with a stamp that refuses a directory
+//! written by an incompatible version and gives the directory an identity: the vector
+//! collection it writes to is marked with that identity, so that two data directories never
+//! share one collection (each one's manifest would then claim the other's points).
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -13,11 +15,18 @@ use crate::{EdgeStore, IndexError, KeywordIndex, ServerStore, VectorStore};
 pub const DATA_FORMAT: u32 = 1;
 const STAMP_FILE: &str = "zhiku-data.json";
 
-#[derive(Debug, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Serialize, Deserialize)]
 struct Stamp {
     format: u32,
     embedding_model: String,
     dimension: usize,
+    /// A random id given to the directory when it is created (or first opened by a version
+    /// that records it); the vector collection is marked with it.
+    #[serde(default)]
+    data_id: String,
+    /// Server mode: the Qdrant collection holding this directory's vectors.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    collection: Option<String>,
 }
 
 impl Stamp {
@@ -26,12 +35,29 @@ impl Stamp {
             format: DATA_FORMAT,
             embedding_model: "multilingual-e5-small".into(),
             dimension: zhiku_embed::DIMENSION,
+            data_id: uuid::Uuid::new_v4().to_string(),
+            collection: None,
         }
+    }
+
+    fn compatible(&self) -> bool {
+        let now = Self::current();
+        (self.format, &self.embedding_model, self.dimension)
+            == (now.format, &now.embedding_model, now.dimension)
+    }
+
+    fn save(&self, dir: &Path) -> Result<(), IndexError> {
+        let path = dir.join(STAMP_FILE);
+        let tmp = dir.join(format!("{STAMP_FILE}.tmp"));
+        let text = serde_json::to_string_pretty(self).unwrap_or_default();
+        std::fs::write(&tmp, text)
+            .and_then(|()| std::fs::rename(&tmp, &path))
+            .map_err(|e| IndexError::Keyword(format!("{}: {e}", path.display())))
     }
 }
 
-/// Checks (or writes, for a new directory) the format stamp.
-fn check_stamp(dir: &Path) -> Result<(), IndexError> {
+/// Reads the stamp (or writes one, for a new directory) and checks it.
+fn check_stamp(dir: &Path) -> Result<Stamp, IndexError> {
     let path = dir.join(STAMP_FILE);
     let incompatible = |why: String| IndexError::Incompatible {
         dir: dir.to_path_buf(),
@@ -39,15 +65,19 @@ fn check_stamp(dir: &Path) -> Result<(), IndexError> {
     };
     match std::fs::read_to_string(&path) {
         Ok(text) => {
-            let stamp: Stamp = serde_json::from_str(&text)
+            let mut stamp: Stamp = serde_json::from_str(&text)
                 .map_err(|e| incompatible(format!("unreadable {STAMP_FILE}: {e}")))?;
-            if stamp != Stamp::current() {
+            if !stamp.compatible() {
                 return Err(incompatible(format!(
                     "written as format {} with {} ({} dims); this zhiku uses format {DATA_FORMAT} with multilingual-e5-small",
                     stamp.format, stamp.embedding_model, stamp.dimension
                 )));
             }
-            Ok(())
+            if stamp.data_id.is_empty() {
+                stamp.data_id = Stamp::current().data_id;
+                stamp.save(dir)?;
+            }
+            Ok(stamp)
         }
         Err(_) => {
             let non_empty = std::fs::read_dir(dir)
@@ -60,9 +90,9 @@ fn check_stamp(dir: &Path) -> Result<(), IndexError> {
             }
             std::fs::create_dir_all(dir)
                 .map_err(|e| IndexError::Keyword(format!("{}: {e}", dir.display())))?;
-            let text = serde_json::to_string_pretty(&Stamp::current()).unwrap_or_default();
-            std::fs::write(&path, text)
-                .map_err(|e| IndexError::Keyword(format!("{}: {e}", path.display())))
+            let stamp = Stamp::current();
+            stamp.save(dir)?;
+            Ok(stamp)
         }
     }
 }
@@ -77,17 +107,52 @@ pub struct IndexSet {
 
 impl IndexSet {
     pub async fn open(dir: &Path, cfg: &Config) -> Result<Self, IndexError> {
-        check_stamp(dir)?;
+        let mut stamp = check_stamp(dir)?;
         let vectors = if cfg.qdrant.url.trim().is_empty() {
             VectorStore::Edge(EdgeStore::open(&dir.join("vectors"))?)
         } else {
+            let wanted = &cfg.qdrant.collection;
+            if let Some(own) = stamp.collection.as_ref().filter(|c| *c != wanted) {
+                return Err(IndexError::Incompatible {
+                    dir: dir.to_path_buf(),
+                    why: format!(
+                        "its vectors are in the Qdrant collection {own:?}, but the configuration names {wanted:?}"
+                    ),
+                });
+            }
             let key = std::env::var(&cfg.qdrant.api_key_env)
                 .ok()
                 .filter(|k| !k.is_empty());
-            VectorStore::Server(
-                ServerStore::connect(&cfg.qdrant.url, &cfg.qdrant.collection, key).await?,
-            )
+            let store = ServerStore::connect(&cfg.qdrant.url, wanted, key).await?;
+            if stamp.collection.is_some() && store.created() {
+                return Err(IndexError::Incompatible {
+                    dir: dir.to_path_buf(),
+                    why: format!(
+                        "its Qdrant collection {wanted:?} no longer existed on {} (an empty one was made); \
+                         the vectors its manifest lists are lost, so ingest again into a new data directory",
+                        cfg.qdrant.url
+                    ),
+                });
+            }
+            VectorStore::Server(store)
         };
+        vectors.claim(&stamp.data_id).await.map_err(|e| match e {
+            IndexError::Foreign {
+                store, owner, ours, ..
+            } => IndexError::Foreign {
+                store,
+                owner,
+                ours,
+                dir: dir.to_path_buf(),
+            },
+            other => other,
+        })?;
+        if let VectorStore::Server(s) = &vectors {
+            if stamp.collection.is_none() {
+                stamp.collection = Some(s.collection().to_string());
+                stamp.save(dir)?;
+            }
+        }
         let keyword = KeywordIndex::open(&dir.join("keyword"))?;
         Ok(Self {
             keyword: Arc::new(keyword),

@@ -22,6 +22,18 @@ pub const VECTOR_NAME: &str = "dense";
 /// Payload fields with a keyword index (plus `geo` with a geo index).
 pub const KEYWORD_FIELDS: [&str; 4] = ["doc_id", "domain", "classification", "tags"];
 
+/// The point that marks a collection as the vectors of one data directory (payload
+/// [`OWNER_FIELD`] = the directory's id). It has no `classification`, so no search filter
+/// matches it, and counts leave it out.
+pub const OWNER_POINT: uuid::Uuid =
+    uuid::Uuid::from_u128(0x5a68_696b_7500_4000_8000_6f77_6e65_7200);
+pub const OWNER_FIELD: &str = "zhiku_owner";
+
+/// The owner point's vector (both backends require one): any unit vector.
+pub fn owner_vector() -> Vec<f32> {
+    vec![1.0 / (zhiku_embed::DIMENSION as f32).sqrt(); zhiku_embed::DIMENSION]
+}
+
 pub enum VectorStore {
     Edge(EdgeStore),
     Server(ServerStore),
@@ -62,6 +74,49 @@ impl VectorStore {
         }
     }
 
+    /// Marks the store as the vectors of the data directory `owner`, or refuses it when it is
+    /// already marked as another's. An unmarked store (new, or written before marks existed)
+    /// is claimed.
+    pub async fn claim(&self, owner: &str) -> Result<(), IndexError> {
+        let found = match self {
+            Self::Edge(s) => s.owner().await?,
+            Self::Server(s) => s.owner().await?,
+        };
+        match found {
+            Some(o) if o == owner => Ok(()),
+            Some(o) => Err(IndexError::Foreign {
+                store: self.describe(),
+                owner: o,
+                ours: owner.to_string(),
+                dir: Default::default(),
+            }),
+            None => {
+                match self {
+                    Self::Edge(s) => s.set_owner(owner).await?,
+                    Self::Server(s) => s.set_owner(owner).await?,
+                }
+                self.flush().await
+            }
+        }
+    }
+
+    /// Removes a scratch store's server collection (an embedded shard goes with its folder).
+    pub async fn destroy(&self) -> Result<(), IndexError> {
+        match self {
+            Self::Edge(_) => Ok(()),
+            Self::Server(s) => s.drop_collection().await,
+        }
+    }
+
+    /// Which store this is, for messages.
+    pub fn describe(&self) -> String {
+        match self {
+            Self::Edge(s) => format!("the vector shard at {}", s.path().display()),
+            Self::Server(s) => format!("the Qdrant collection {:?}", s.collection()),
+        }
+    }
+
+    /// Chunk points stored (the owner mark is not counted).
     pub async fn count(&self) -> Result<u64, IndexError> {
         match self {
             Self::Edge(s) => s.count().await,

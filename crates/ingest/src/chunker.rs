@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use text_splitter::{ChunkConfig, MarkdownSplitter};
 use tokenizers::Tokenizer;
 use zhiku_core::{stable_chunk_id, Chunk, Document, IngestConfig, Section};
+use zhiku_embed::Embedder;
 
 use crate::loaders::{heading_paths, headings, path_at};
 
@@ -16,18 +17,18 @@ pub struct Chunker<'t> {
 }
 
 impl<'t> Chunker<'t> {
-    pub fn new(tokenizer: &'t Tokenizer, cfg: &IngestConfig) -> Result<Self, String> {
+    pub fn new(embedder: &'t Embedder, cfg: &IngestConfig) -> Result<Self, String> {
         let config = ChunkConfig::new(cfg.chunk_min_tokens..=cfg.chunk_max_tokens)
             .with_overlap(cfg.overlap_tokens)
             .map_err(|e| e.to_string())?
-            .with_sizer(tokenizer);
+            .with_sizer(embedder.tokenizer());
         Ok(Self {
             splitter: MarkdownSplitter::new(config),
-            signature: signature(cfg),
+            signature: signature(cfg, embedder),
         })
     }
 
-    /// Identifies the chunking settings: a change re-chunks every document.
+    /// Identifies what turns a document into stored chunks and vectors (see [`signature`]).
     pub fn signature(&self) -> &str {
         &self.signature
     }
@@ -90,10 +91,19 @@ fn merged(
     m
 }
 
-pub fn signature(cfg: &IngestConfig) -> String {
+/// Bumped whenever chunking or the chunk payload changes in a way settings do not show.
+const CHUNKER_VERSION: u32 = 2;
+
+/// Identifies everything besides the document that decides its stored chunks and vectors:
+/// the chunker's version, its settings and the embedding model's files. A change in any of
+/// them re-chunks and re-embeds every document.
+pub fn signature(cfg: &IngestConfig, embedder: &Embedder) -> String {
     format!(
-        "md-tokens:{}-{}/{}",
-        cfg.chunk_min_tokens, cfg.chunk_max_tokens, cfg.overlap_tokens
+        "chunker-v{CHUNKER_VERSION}:md-tokens:{}-{}/{};model:{}",
+        cfg.chunk_min_tokens,
+        cfg.chunk_max_tokens,
+        cfg.overlap_tokens,
+        embedder.fingerprint()
     )
 }
 

@@ -10,12 +10,14 @@ mod general;
 pub mod loaders;
 mod manifest;
 mod pipeline;
+mod sources;
 mod walk;
 
-pub use chunker::{embedding_text, Chunker};
+pub use chunker::{embedding_text, signature as ingest_signature, Chunker};
 pub use general::{GeneralDomain, GENERAL};
-pub use manifest::{DocEntry, Manifest};
+pub use manifest::{DocEntry, Intent, Manifest, ManifestError};
 pub use pipeline::{IngestOptions, IngestReport, Ingestor};
+pub use sources::{absolute, SourceNames};
 pub use walk::files_under;
 
 #[derive(Debug, thiserror::Error)]
@@ -27,7 +29,17 @@ pub enum IngestError {
     #[error(transparent)]
     Core(#[from] zhiku_core::CoreError),
     #[error("manifest: {0}")]
-    Manifest(String),
+    Manifest(#[from] ManifestError),
     #[error("chunking configuration: {0}")]
     Config(String),
+    #[error(
+        "--prune would remove {would_remove} of the {indexed} indexed documents (more than \
+         ingest.prune_max_share = {share}); nothing was changed. Check that the paths are the \
+         ones you meant and are mounted, then run again with --yes to remove them"
+    )]
+    PruneTooLarge {
+        would_remove: usize,
+        indexed: usize,
+        share: f64,
+    },
 }

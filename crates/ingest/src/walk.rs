@@ -16,25 +16,41 @@ fn skipped(name: &str) -> bool {
         || name.starts_with("LICENCE")
 }
 
-/// Every file under `root` (or `root` itself), sorted, hidden and descriptive files left out.
-pub fn files_under(root: &Path) -> Result<Vec<PathBuf>, LoadIssue> {
-    let meta = std::fs::metadata(root).map_err(|e| LoadIssue {
-        path: root.display().to_string(),
+/// Every file under `root` (or `root` itself), sorted, hidden and descriptive files left out,
+/// with a problem for each folder that could not be listed (the rest is still walked, and
+/// `--prune` keeps what it cannot see).
+pub fn files_under(root: &Path) -> (Vec<PathBuf>, Vec<LoadIssue>) {
+    let unreadable = |path: &Path, what: &str, e: std::io::Error| LoadIssue {
+        path: path.display().to_string(),
         line: None,
-        message: format!("cannot read: {e}"),
-    })?;
+        message: format!("{what}: {e}"),
+    };
+    let meta = match std::fs::metadata(root) {
+        Ok(m) => m,
+        Err(e) => return (Vec::new(), vec![unreadable(root, "cannot read", e)]),
+    };
     if meta.is_file() {
-        return Ok(vec![root.to_path_buf()]);
+        return (vec![root.to_path_buf()], Vec::new());
     }
     let mut out = Vec::new();
+    let mut issues = Vec::new();
     let mut stack = vec![root.to_path_buf()];
     while let Some(dir) = stack.pop() {
-        let entries = std::fs::read_dir(&dir).map_err(|e| LoadIssue {
-            path: dir.display().to_string(),
-            line: None,
-            message: format!("cannot list folder: {e}"),
-        })?;
-        for entry in entries.flatten() {
+        let entries = match std::fs::read_dir(&dir) {
+            Ok(entries) => entries,
+            Err(e) => {
+                issues.push(unreadable(&dir, "cannot list folder", e));
+                continue;
+            }
+        };
+        for entry in entries {
+            let entry = match entry {
+                Ok(entry) => entry,
+                Err(e) => {
+                    issues.push(unreadable(&dir, "cannot list folder", e));
+                    continue;
+                }
+            };
             let path = entry.path();
             let name = entry.file_name().to_string_lossy().to_string();
             if skipped(&name) {
@@ -48,7 +64,7 @@ pub fn files_under(root: &Path) -> Result<Vec<PathBuf>, LoadIssue> {
         }
     }
     out.sort();
-    Ok(out)
+    (out, issues)
 }
 
 /// `_defaults.yaml` in a folder (or its nearest ancestor up to the ingest root) sets the

@@ -1,80 +1,12 @@
 //! The ingest pipeline end to end with the real model, Tantivy and Qdrant Edge, on the small
 //! fixtures in tests/fixtures.
 
-use std::path::{Path, PathBuf};
-use std::sync::Arc;
+mod common;
 
-use zhiku_core::{Classification, Config, DomainRegistry, RetrievalMode, SearchFilter};
-use zhiku_embed::Embedder;
-use zhiku_index::{HybridRetriever, IndexSet};
-use zhiku_ingest::{GeneralDomain, IngestOptions, IngestReport, Ingestor, Manifest};
-
-fn fixtures() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures")
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap().flatten() {
-        let p = e.path();
-        if p.is_dir() {
-            copy_dir(&p, &to.join(e.file_name()));
-        } else {
-            std::fs::copy(&p, to.join(e.file_name())).unwrap();
-        }
-    }
-}
-
-struct Env {
-    config: Config,
-    embedder: Arc<Embedder>,
-    indexes: IndexSet,
-    registry: DomainRegistry,
-}
-
-impl Env {
-    async fn new(data: &Path) -> Self {
-        let mut config = Config {
-            data_dir: data.to_path_buf(),
-            ..Default::default()
-        };
-        config.ingest.commit_every_chunks = 4;
-        let embedder =
-            Arc::new(Embedder::load(&config.embedding).expect("model installed by make setup"));
-        let indexes = IndexSet::open(data, &config).await.unwrap();
-        let mut registry = DomainRegistry::new();
-        registry.register(GeneralDomain);
-        Self {
-            config,
-            embedder,
-            indexes,
-            registry,
-        }
-    }
-
-    async fn ingest(&self, paths: &[PathBuf], prune: bool) -> IngestReport {
-        let ingestor = Ingestor {
-            registry: &self.registry,
-            indexes: &self.indexes,
-            embedder: &self.embedder,
-            config: &self.config.ingest,
-        };
-        let opts = IngestOptions {
-            prune,
-            ..Default::default()
-        };
-        ingestor.run(paths, &opts).await.unwrap()
-    }
-
-    async fn counts(&self) -> (usize, u64, u64) {
-        let m = Manifest::load(&self.config.data_dir).unwrap();
-        (
-            m.chunk_count(),
-            self.indexes.keyword.num_chunks(),
-            self.indexes.vectors.count().await.unwrap(),
-        )
-    }
-}
+use common::{copy_dir, fixtures, Env};
+use zhiku_core::{Classification, RetrievalMode, SearchFilter};
+use zhiku_index::HybridRetriever;
+use zhiku_ingest::Manifest;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reingest_is_free_changes_replace_and_prune_removes() {

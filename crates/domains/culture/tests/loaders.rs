@@ -56,7 +56,9 @@ fn the_sample_corpus_loads_cleanly() {
     let dir = root().join("corpora/culture");
     let mut docs = 0;
     let mut placed = 0;
-    for file in zhiku_ingest::files_under(&dir).unwrap() {
+    let (files, problems) = zhiku_ingest::files_under(&dir);
+    assert!(problems.is_empty(), "{problems:?}");
+    for file in files {
         let f = CultureDomain.load(&file, &file.display().to_string(), &LoadDefaults::default());
         assert!(f.issues.is_empty(), "{:?}", f.issues);
         placed += f.documents.iter().filter(|d| d.location.is_some()).count();

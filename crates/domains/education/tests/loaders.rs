@@ -64,7 +64,9 @@ fn docx_and_pdf_handouts_load() {
 fn the_sample_corpus_loads_cleanly() {
     let dir = root().join("corpora/education");
     let mut docs = 0;
-    for file in zhiku_ingest::files_under(&dir).unwrap() {
+    let (files, problems) = zhiku_ingest::files_under(&dir);
+    assert!(problems.is_empty(), "{problems:?}");
+    for file in files {
         let f = EducationDomain.load(&file, &file.display().to_string(), &LoadDefaults::default());
         assert!(f.issues.is_empty(), "{:?}", f.issues);
         for d in &f.documents {

@@ -81,7 +81,9 @@ fn pdf_guideline_recommendations() {
 fn the_sample_corpus_loads_cleanly() {
     let dir = root().join("corpora/medicine");
     let (mut docs, mut recs) = (0, 0);
-    for file in zhiku_ingest::files_under(&dir).unwrap() {
+    let (files, problems) = zhiku_ingest::files_under(&dir);
+    assert!(problems.is_empty(), "{problems:?}");
+    for file in files {
         let f = MedicineDomain.load(&file, &file.display().to_string(), &LoadDefaults::default());
         assert!(f.issues.is_empty(), "{:?}", f.issues);
         for d in &f.documents {
