@@ -610,3 +610,87 @@ async fn ask_streams_a_model_answer_and_falls_back_when_it_fails() {
         "{stderr}"
     );
 }
+
+/// Collections on the server.
+async fn collections(client: &qdrant_client::Qdrant) -> std::collections::BTreeSet<String> {
+    let list = client.list_collections().await.expect("list collections");
+    list.collections.into_iter().map(|c| c.name).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_a_server_eval_and_bench_work_in_scratch_collections_and_a_collection_has_one_owner() {
+    let Some(url) = std::env::var("ZHIKU_TEST_QDRANT_URL")
+        .ok()
+        .filter(|u| !u.trim().is_empty())
+    else {
+        use std::io::Write;
+        let _ = writeln!(
+            std::io::stderr(),
+            "SKIPPED: eval and bench on a qdrant server (set ZHIKU_TEST_QDRANT_URL to run it)"
+        );
+        return;
+    };
+    let client = qdrant_client::Qdrant::from_url(&url)
+        .skip_compatibility_check()
+        .build()
+        .expect("client");
+    let before = collections(&client).await;
+    let work = tempfile::tempdir().unwrap();
+    let collection = format!("zhiku_cli_test_{}", std::process::id());
+    let config = work.path().join("zhiku.toml");
+    std::fs::write(
+        &config,
+        format!("[qdrant]\nurl = \"{url}\"\ncollection = \"{collection}\"\n"),
+    )
+    .unwrap();
+    let cfg = config.to_str().unwrap();
+    let data = work.path().join("data");
+    let with_cfg = |dir: &Path, args: &[&str]| {
+        zhiku(dir, args)
+            .env("ZHIKU_CONFIG", cfg)
+            .output()
+            .expect("zhiku runs")
+    };
+    let vector_points = |out: Output| -> serde_json::Value {
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()["vector_points"].clone()
+    };
+    let mini = fixtures().join("mini");
+    let out = with_cfg(&data, &["ingest", mini.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let points = vector_points(with_cfg(&data, &["stats"]));
+    let beir = fixtures().join("beir-mini");
+    let eval = with_cfg(&data, &["eval", beir.to_str().unwrap(), "--json"]);
+    let bench = with_cfg(
+        &data,
+        &[
+            "bench",
+            "--corpus",
+            mini.to_str().unwrap(),
+            "--sizes",
+            "300",
+            "--queries",
+            "5",
+        ],
+    );
+    let points_after = with_cfg(&data, &["stats"]);
+    let other = with_cfg(&work.path().join("other"), &["stats"]);
+    let after = collections(&client).await;
+    let _ = client.delete_collection(&collection).await;
+
+    assert!(eval.status.success(), "{}", text(&eval.stderr));
+    assert!(bench.status.success(), "{}", text(&bench.stderr));
+    assert_eq!(
+        vector_points(points_after),
+        points,
+        "eval and bench wrote nothing into it"
+    );
+    let mut expected = before.clone();
+    expected.insert(collection.clone());
+    assert_eq!(after, expected, "every scratch collection was removed");
+    assert!(
+        text(&other.stderr).contains("belongs to another data directory"),
+        "{}",
+        text(&other.stderr)
+    );
+}

@@ -17,6 +17,8 @@ pub enum IndexError {
     Core(#[from] zhiku_core::CoreError),
     #[error("the data directory {dir} cannot be used by this version of zhiku: {why}; use a new --data-dir or delete it and ingest again")]
     Incompatible { dir: PathBuf, why: String },
+    #[error("the data directory {dir} cannot be opened: {why}")]
+    Refused { dir: PathBuf, why: String },
     #[error(
         "{store} belongs to another data directory (its id {owner}; this one, {dir}, is {ours}); \
          give this data directory a collection of its own (qdrant.collection) or use the one that owns it"

@@ -113,10 +113,11 @@ impl IndexSet {
         } else {
             let wanted = &cfg.qdrant.collection;
             if let Some(own) = stamp.collection.as_ref().filter(|c| *c != wanted) {
-                return Err(IndexError::Incompatible {
+                return Err(IndexError::Refused {
                     dir: dir.to_path_buf(),
                     why: format!(
-                        "its vectors are in the Qdrant collection {own:?}, but the configuration names {wanted:?}"
+                        "its vectors are in the Qdrant collection {own:?}, but the configuration names {wanted:?} \
+                         (set qdrant.collection back, or use another data directory for {wanted:?})"
                     ),
                 });
             }
@@ -125,7 +126,7 @@ impl IndexSet {
                 .filter(|k| !k.is_empty());
             let store = ServerStore::connect(&cfg.qdrant.url, wanted, key).await?;
             if stamp.collection.is_some() && store.created() {
-                return Err(IndexError::Incompatible {
+                return Err(IndexError::Refused {
                     dir: dir.to_path_buf(),
                     why: format!(
                         "its Qdrant collection {wanted:?} no longer existed on {} (an empty one was made); \
