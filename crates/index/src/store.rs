@@ -108,32 +108,43 @@ pub struct IndexSet {
 impl IndexSet {
     pub async fn open(dir: &Path, cfg: &Config) -> Result<Self, IndexError> {
         let mut stamp = check_stamp(dir)?;
+        let refused = |why: String| IndexError::Refused {
+            dir: dir.to_path_buf(),
+            why,
+        };
+        let embedded_shard = dir.join("vectors").join("edge_config.json").is_file();
         let vectors = if cfg.qdrant.url.trim().is_empty() {
+            if let Some(c) = &stamp.collection {
+                return Err(refused(format!(
+                    "its vectors are in the Qdrant collection {c:?} on a server, but no qdrant.url is configured (ZHIKU_QDRANT_URL)"
+                )));
+            }
             VectorStore::Edge(EdgeStore::open(&dir.join("vectors"))?)
         } else {
+            if embedded_shard && stamp.collection.is_none() {
+                return Err(refused(format!(
+                    "its vectors are in the embedded store under it, but qdrant.url names a server ({}); \
+                     unset it, or ingest into a new data directory to use the server",
+                    cfg.qdrant.url
+                )));
+            }
             let wanted = &cfg.qdrant.collection;
             if let Some(own) = stamp.collection.as_ref().filter(|c| *c != wanted) {
-                return Err(IndexError::Refused {
-                    dir: dir.to_path_buf(),
-                    why: format!(
-                        "its vectors are in the Qdrant collection {own:?}, but the configuration names {wanted:?} \
-                         (set qdrant.collection back, or use another data directory for {wanted:?})"
-                    ),
-                });
+                return Err(refused(format!(
+                    "its vectors are in the Qdrant collection {own:?}, but the configuration names {wanted:?} \
+                     (set qdrant.collection back, or use another data directory for {wanted:?})"
+                )));
             }
             let key = std::env::var(&cfg.qdrant.api_key_env)
                 .ok()
                 .filter(|k| !k.is_empty());
             let store = ServerStore::connect(&cfg.qdrant.url, wanted, key).await?;
             if stamp.collection.is_some() && store.created() {
-                return Err(IndexError::Refused {
-                    dir: dir.to_path_buf(),
-                    why: format!(
-                        "its Qdrant collection {wanted:?} no longer existed on {} (an empty one was made); \
-                         the vectors its manifest lists are lost, so ingest again into a new data directory",
-                        cfg.qdrant.url
-                    ),
-                });
+                return Err(refused(format!(
+                    "its Qdrant collection {wanted:?} no longer existed on {} (an empty one was made); \
+                     the vectors its manifest lists are lost, so ingest again into a new data directory",
+                    cfg.qdrant.url
+                )));
             }
             VectorStore::Server(store)
         };

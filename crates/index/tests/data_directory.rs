@@ -50,6 +50,12 @@ async fn an_edge_shard_taken_from_another_data_directory_is_refused() {
     IndexSet::open(&restored, &config)
         .await
         .expect("a copy of the whole directory opens");
+
+    // An embedded directory is not silently switched to a server (its vectors are here).
+    let mut server = config.clone();
+    server.qdrant.url = "http://127.0.0.1:9".into();
+    let err = refused(IndexSet::open(&a, &server).await);
+    assert!(err.contains("embedded store under it"), "{err}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -69,7 +75,12 @@ async fn a_server_collection_belongs_to_one_data_directory() {
     let mut other = config.clone();
     other.qdrant.collection.push_str("_other");
     let moved = refused(IndexSet::open(&work.path().join("a"), &other).await);
+    let embedded = refused(IndexSet::open(&work.path().join("a"), &Config::default()).await);
     let dropped = a.vectors.destroy().await;
+    assert!(
+        embedded.contains("no qdrant.url is configured"),
+        "{embedded}"
+    );
     assert!(err.contains("belongs to another data directory"), "{err}");
     assert!(moved.contains("the configuration names"), "{moved}");
     dropped.expect("drop the test collection");
