@@ -14,6 +14,7 @@ use crate::{EdgeStore, IndexError, KeywordIndex, ServerStore, VectorStore};
 /// Bumped whenever the on-disk layout, the chunk payload or the embedding model changes.
 pub const DATA_FORMAT: u32 = 1;
 const STAMP_FILE: &str = "zhiku-data.json";
+const EMBEDDING_MODEL: &str = "multilingual-e5-small";
 
 #[derive(Debug, Serialize, Deserialize)]
 struct Stamp {
@@ -33,7 +34,7 @@ impl Stamp {
     fn current() -> Self {
         Self {
             format: DATA_FORMAT,
-            embedding_model: "multilingual-e5-small".into(),
+            embedding_model: EMBEDDING_MODEL.into(),
             dimension: zhiku_embed::DIMENSION,
             data_id: uuid::Uuid::new_v4().to_string(),
             collection: None,
@@ -41,9 +42,9 @@ impl Stamp {
     }
 
     fn compatible(&self) -> bool {
-        let now = Self::current();
-        (self.format, &self.embedding_model, self.dimension)
-            == (now.format, &now.embedding_model, now.dimension)
+        self.format == DATA_FORMAT
+            && self.embedding_model == EMBEDDING_MODEL
+            && self.dimension == zhiku_embed::DIMENSION
     }
 
     fn save(&self, dir: &Path) -> Result<(), IndexError> {
@@ -69,7 +70,7 @@ fn check_stamp(dir: &Path) -> Result<Stamp, IndexError> {
                 .map_err(|e| incompatible(format!("unreadable {STAMP_FILE}: {e}")))?;
             if !stamp.compatible() {
                 return Err(incompatible(format!(
-                    "written as format {} with {} ({} dims); this zhiku uses format {DATA_FORMAT} with multilingual-e5-small",
+                    "written as format {} with {} ({} dims); this zhiku uses format {DATA_FORMAT} with {EMBEDDING_MODEL}",
                     stamp.format, stamp.embedding_model, stamp.dimension
                 )));
             }

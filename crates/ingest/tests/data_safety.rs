@@ -69,8 +69,7 @@ async fn prune_spares_folders_that_merely_share_a_prefix() {
         ],
         "only corpora/b.md is gone"
     );
-    let (m, k, v) = env.counts().await;
-    assert_eq!((m as u64, m as u64), (k, v));
+    env.assert_indexes_agree().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -135,8 +134,7 @@ async fn prune_keeps_documents_whose_files_exist_but_failed_to_load() {
     let report = env.try_ingest(&roots, &prune()).await.unwrap();
     assert_eq!(report.removed, 1);
     assert!(!env.manifest().documents.contains_key("r2"));
-    let (m, k, v) = env.counts().await;
-    assert_eq!((m as u64, m as u64), (k, v));
+    env.assert_indexes_agree().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -209,8 +207,7 @@ async fn one_corpus_reached_by_several_spellings_is_indexed_once() {
     let sub = env.ingest(&[root.join("link/sub")], true).await;
     assert_eq!((sub.written, sub.unchanged, sub.removed), (0, 2, 0));
     assert_eq!(env.manifest().documents.len(), 3);
-    let (m, k, v) = env.counts().await;
-    assert_eq!((m as u64, m as u64), (k, v));
+    env.assert_indexes_agree().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

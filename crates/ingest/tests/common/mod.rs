@@ -82,6 +82,16 @@ impl Env {
         Manifest::load(&self.config.data_dir).unwrap()
     }
 
+    /// The manifest, the keyword index and the vector index hold the same number of chunks.
+    pub async fn assert_indexes_agree(&self) {
+        let (m, k, v) = self.counts().await;
+        assert_eq!(
+            (m as u64, m as u64),
+            (k, v),
+            "manifest, keyword and vector chunks"
+        );
+    }
+
     /// Chunks in the manifest, the keyword index and the vector index.
     pub async fn counts(&self) -> (usize, u64, u64) {
         (
