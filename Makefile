@@ -15,18 +15,17 @@ setup:
 build: setup
 	$(CARGO) build --release --locked --bin zhiku
 
-# Ingest the sample corpora into the embedded indexes and answer the demo questions.
+# Ingest the sample corpora into the embedded indexes (unchanged files are skipped), then
+# serve them in the foreground: `zhiku serve` prints the address to open. LISTEN=0.0.0.0:8080
+# serves beyond this machine.
+LISTEN ?= 127.0.0.1:8080
 run: build
 	$(ZHIKU) --data-dir $(DEMO_DATA) ingest corpora
-	$(ZHIKU) --data-dir $(DEMO_DATA) search "故宫是哪一年开始修建的？" -k 3
-	$(ZHIKU) --data-dir $(DEMO_DATA) search "first-line drug for type 2 diabetes" -f department=endocrinology -k 3
-	$(ZHIKU) --data-dir $(DEMO_DATA) search "二次函数的顶点坐标怎么求" --domain education -f grade_band=junior -k 3
-	$(ZHIKU) --data-dir $(DEMO_DATA) search "附近有什么古迹" --near 39.9163,116.3972 --radius-m 3000 -k 3
-	$(ZHIKU) --data-dir $(DEMO_DATA) ask "故宫是哪一年开始修建的？" --domain culture
-	$(ZHIKU) --data-dir $(DEMO_DATA) ask "What is the first-line drug for type 2 diabetes?" --domain medicine
+	$(ZHIKU) --data-dir $(DEMO_DATA) serve --listen $(LISTEN)
 
+# Every test, with a throw-away PostgreSQL cluster for the database tests (see the script).
 test: setup
-	$(CARGO) test --release --locked --workspace
+	bash deploy/test/with-postgres.sh $(CARGO) test --release --locked --workspace
 
 lint:
 	$(CARGO) fmt --all -- --check

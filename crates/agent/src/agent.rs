@@ -13,7 +13,7 @@ use zhiku_index::HybridRetriever;
 use crate::answer::{AgentError, Answer, AnswerEvent, AnswerMode, AskRequest};
 use crate::assembler::{Assembler, NO_ANSWER};
 use crate::budget::{estimate_tokens, MESSAGE_OVERHEAD};
-use crate::conversation::{rule_rewrite, ConversationStore, Turn};
+use crate::conversation::{rule_rewrite, Turn};
 use crate::extractive::{extractive_answer, ExtractiveOptions};
 use crate::lang::{detect_language, Language};
 use crate::llm::{ChatClient, ChatMessage, LlmError};
@@ -28,7 +28,6 @@ pub struct Agent {
     retrieval: RetrievalConfig,
     llm: Option<ChatClient>,
     prompts: PromptSet,
-    conversations: ConversationStore,
     cfg: AgentConfig,
 }
 
@@ -46,16 +45,13 @@ impl Agent {
             None
         };
         let dir = Some(config.agent.prompts_dir.as_path()).filter(|d| !d.as_os_str().is_empty());
+        let prompts = PromptSet::load(dir, &registry)?;
         Ok(Self {
+            prompts,
             retriever,
             registry,
             retrieval: config.retrieval.clone(),
             llm,
-            prompts: PromptSet::load(dir)?,
-            conversations: ConversationStore::new(
-                config.agent.history_turns,
-                config.agent.max_conversations,
-            ),
             cfg: config.agent.clone(),
         })
     }
@@ -72,11 +68,6 @@ impl Agent {
         &self.prompts
     }
 
-    /// Starts a conversation; pass its id with the following questions.
-    pub fn new_conversation(&self) -> String {
-        self.conversations.create()
-    }
-
     /// Answers one question, sending events to `on_event` as the answer forms.
     pub async fn ask(
         &self,
@@ -88,18 +79,11 @@ impl Agent {
             Some(d) => Some(self.registry.get(d)?),
             None => None,
         };
-        let (conversation_id, history) = match &req.conversation {
-            Some(id) => {
-                let h = self
-                    .conversations
-                    .history(id)
-                    .ok_or_else(|| AgentError::UnknownConversation(id.clone()))?;
-                (id.clone(), h)
-            }
-            None => (self.conversations.create(), Vec::new()),
-        };
+        let conversation_id = req.conversation_id.clone();
+        let keep = req.history.len().saturating_sub(self.cfg.history_turns);
+        let history = &req.history[keep..];
         let lang = detect_language(&question);
-        let query = self.standalone(&history, &question, lang).await;
+        let query = self.standalone(history, &question, lang).await;
         let mut filter = req.filter.clone();
         if let Some(d) = domain {
             filter.domains = vec![d.name().to_string()];
@@ -134,7 +118,7 @@ impl Agent {
             policy,
             lang,
             hints: &hints,
-            history: &history,
+            history,
             hits: &hits,
             question: &question,
             query: &query,
@@ -183,17 +167,19 @@ impl Agent {
             abstained,
             removed_markers: removed,
             relevance,
-        };
-        self.conversations.append(
-            &conversation_id,
-            Turn {
-                question,
-                standalone: query,
-                answer: answer.text.clone(),
+            level: hits
+                .iter()
+                .map(|h| h.chunk.classification)
+                .max()
+                .unwrap_or_default(),
+            domains: {
+                let mut d: Vec<String> = hits.iter().map(|h| h.chunk.domain.clone()).collect();
+                d.sort();
+                d.dedup();
+                d
             },
-        );
+        };
         tracing::debug!(
-            conversation = %conversation_id,
             mode = ?answer.mode,
             passages = hits.len(),
             cited = answer.citations.len(),

@@ -2,10 +2,11 @@
 //! finished answer and the errors.
 
 use serde::Serialize;
-use zhiku_core::{CoreError, SearchFilter};
+use zhiku_core::{Classification, CoreError, SearchFilter};
 use zhiku_index::IndexError;
 
 use crate::citations::Citation;
+use crate::conversation::Turn;
 use crate::llm::LlmError;
 use crate::prompts::PromptError;
 use crate::relevance::Relevance;
@@ -19,8 +20,10 @@ pub struct AskRequest {
     /// Who is asking: clearance, metadata filters, distance. Its `domains` is replaced by
     /// `domain` when that is set.
     pub filter: SearchFilter,
-    /// Continue this conversation; `None` starts one.
-    pub conversation: Option<String>,
+    /// The earlier turns, oldest first (at most `agent.history_turns` are used).
+    pub history: Vec<Turn>,
+    /// The conversation's id, echoed in the events; the agent stores nothing.
+    pub conversation_id: Option<String>,
 }
 
 /// How an answer was produced.
@@ -38,7 +41,8 @@ pub enum AnswerMode {
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum AnswerEvent {
     Started {
-        conversation_id: String,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        conversation_id: Option<String>,
         /// The stand-alone query retrieval ran.
         query: String,
         mode: AnswerMode,
@@ -59,7 +63,8 @@ pub enum AnswerEvent {
 /// The finished answer.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Answer {
-    pub conversation_id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub conversation_id: Option<String>,
     pub query: String,
     pub text: String,
     /// Sources actually cited, in order of first citation.
@@ -71,6 +76,22 @@ pub struct Answer {
     /// Markers that pointed at no passage and were removed.
     pub removed_markers: usize,
     pub relevance: Relevance,
+    /// The most restricted level among the passages the answer was formed from: whoever
+    /// reads this answer later needs that clearance.
+    pub level: Classification,
+    /// The domains of those passages, sorted: what the answer is about, whatever was asked.
+    pub domains: Vec<String>,
+}
+
+impl Answer {
+    /// This answer as a turn of its conversation.
+    pub fn turn(&self, question: &str) -> Turn {
+        Turn {
+            question: question.trim().to_string(),
+            standalone: self.query.clone(),
+            answer: self.text.clone(),
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -78,8 +99,6 @@ pub enum AgentError {
     /// Empty or over-long question, unknown domain, bad filter: the caller's to fix.
     #[error(transparent)]
     Invalid(#[from] CoreError),
-    #[error("unknown conversation id {0:?} (never created, or expired)")]
-    UnknownConversation(String),
     // The cause is part of the message and deliberately not a `source`: a chain printer
     // (`{:#}`) would otherwise say it twice.
     #[error("retrieval failed: {0}")]
@@ -105,9 +124,7 @@ impl From<LlmError> for AgentError {
 impl AgentError {
     /// The caller's mistake (a 4xx), as opposed to ours or an upstream's.
     pub fn is_caller_error(&self) -> bool {
-        matches!(
-            self,
-            AgentError::Invalid(_) | AgentError::UnknownConversation(_)
-        ) || matches!(self, AgentError::Retrieval(IndexError::Core(_)))
+        matches!(self, AgentError::Invalid(_))
+            || matches!(self, AgentError::Retrieval(IndexError::Core(_)))
     }
 }

@@ -1,9 +1,7 @@
-//! Conversations: an id, a bounded history of turns, and the rule that rewrites a follow-up
-//! into a stand-alone query when no model is there to do it. Kept in memory only: questions
-//! may hold patient data, and nothing of them is written to disk or logs.
-
-use std::collections::{HashMap, VecDeque};
-use std::sync::Mutex;
+//! Conversations as the agent sees them: the earlier turns a request brings along, and the
+//! rule that rewrites a follow-up into a stand-alone query when no model is there to do it.
+//! Where turns are kept, and who may read them, is the caller's business (the engine's store,
+//! the terminal's memory, an OpenAI client's message list).
 
 use crate::lang::{detect_language, Language};
 
@@ -14,79 +12,6 @@ pub struct Turn {
     /// The query retrieval actually ran.
     pub standalone: String,
     pub answer: String,
-}
-
-/// The conversations in memory; the least recently used is dropped beyond `max`.
-pub struct ConversationStore {
-    inner: Mutex<Inner>,
-    max_turns: usize,
-    max_conversations: usize,
-}
-
-#[derive(Default)]
-struct Inner {
-    turns: HashMap<String, VecDeque<Turn>>,
-    /// Ids, least recently used first.
-    order: VecDeque<String>,
-}
-
-impl ConversationStore {
-    pub fn new(max_turns: usize, max_conversations: usize) -> Self {
-        Self {
-            inner: Mutex::new(Inner::default()),
-            max_turns: max_turns.max(1),
-            max_conversations: max_conversations.max(1),
-        }
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
-        // A panic elsewhere while holding the lock leaves plain data behind: keep using it.
-        self.inner.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    /// Starts a conversation and returns its id.
-    pub fn create(&self) -> String {
-        let id = uuid::Uuid::new_v4().to_string();
-        let mut inner = self.lock();
-        inner.turns.insert(id.clone(), VecDeque::new());
-        inner.order.push_back(id.clone());
-        while inner.order.len() > self.max_conversations {
-            if let Some(old) = inner.order.pop_front() {
-                inner.turns.remove(&old);
-            }
-        }
-        id
-    }
-
-    /// The turns so far, oldest first; `None` for an unknown (or expired) id.
-    pub fn history(&self, id: &str) -> Option<Vec<Turn>> {
-        let mut inner = self.lock();
-        let turns = inner.turns.get(id)?.iter().cloned().collect();
-        touch(&mut inner.order, id);
-        Some(turns)
-    }
-
-    /// Adds a turn, forgetting the oldest beyond the bound. False for an unknown id.
-    pub fn append(&self, id: &str, turn: Turn) -> bool {
-        let mut inner = self.lock();
-        let Some(turns) = inner.turns.get_mut(id) else {
-            return false;
-        };
-        turns.push_back(turn);
-        while turns.len() > self.max_turns {
-            turns.pop_front();
-        }
-        touch(&mut inner.order, id);
-        true
-    }
-}
-
-fn touch(order: &mut VecDeque<String>, id: &str) {
-    if let Some(pos) = order.iter().position(|x| x == id) {
-        if let Some(x) = order.remove(pos) {
-            order.push_back(x);
-        }
-    }
 }
 
 /// Words that point back at something said before. Chinese ones are whole words, since
@@ -203,28 +128,5 @@ mod tests {
         // Never longer than the limit, however long the chain.
         let long = vec![turn(&"长".repeat(1999))];
         assert_eq!(rule_rewrite(&long, "它呢", 2000).chars().count(), 2000);
-    }
-
-    #[test]
-    fn bounded_turns_and_conversations() {
-        let store = ConversationStore::new(2, 2);
-        let a = store.create();
-        for q in ["1", "2", "3"] {
-            assert!(store.append(&a, turn(q)));
-        }
-        let h = store.history(&a).unwrap();
-        assert_eq!(
-            h.iter().map(|t| t.question.as_str()).collect::<Vec<_>>(),
-            ["2", "3"]
-        );
-        let b = store.create();
-        store.history(&a); // a is now the most recently used
-        let _c = store.create();
-        assert!(
-            store.history(&b).is_none(),
-            "least recently used goes first"
-        );
-        assert!(store.history(&a).is_some());
-        assert!(!store.append("no-such-id", turn("x")));
     }
 }

@@ -3,12 +3,16 @@
 
 use std::path::{Path, PathBuf};
 
+use std::collections::HashMap;
+
 use minijinja::Environment;
 use serde::Serialize;
+use zhiku_core::DomainRegistry;
 
 use crate::lang::Language;
 
-/// The templates built into the binary: the same files as `prompts/`.
+/// The templates every answer needs, built into the binary: the same files as `prompts/`.
+/// A domain's own `answer/<domain>.*.j2` come with its crate ([`Domain::prompts`]).
 const BUILT_IN: &[(&str, &str)] = &[
     (
         "answer/base.zh.j2",
@@ -25,30 +29,6 @@ const BUILT_IN: &[(&str, &str)] = &[
     (
         "answer/general.en.j2",
         include_str!("../../../prompts/answer/general.en.j2"),
-    ),
-    (
-        "answer/education.zh.j2",
-        include_str!("../../../prompts/answer/education.zh.j2"),
-    ),
-    (
-        "answer/education.en.j2",
-        include_str!("../../../prompts/answer/education.en.j2"),
-    ),
-    (
-        "answer/medicine.zh.j2",
-        include_str!("../../../prompts/answer/medicine.zh.j2"),
-    ),
-    (
-        "answer/medicine.en.j2",
-        include_str!("../../../prompts/answer/medicine.en.j2"),
-    ),
-    (
-        "answer/culture.zh.j2",
-        include_str!("../../../prompts/answer/culture.zh.j2"),
-    ),
-    (
-        "answer/culture.en.j2",
-        include_str!("../../../prompts/answer/culture.en.j2"),
     ),
     (
         "passages.zh.j2",
@@ -110,7 +90,8 @@ pub struct PromptSet {
 impl PromptSet {
     /// `dir` set: that folder (it must exist). Unset: `prompts/` in the working directory
     /// if present, else the built-in copies.
-    pub fn load(dir: Option<&Path>) -> Result<Self, PromptError> {
+    /// `domains`' built-in templates fill in what the folder lacks.
+    pub fn load(dir: Option<&Path>, domains: &DomainRegistry) -> Result<Self, PromptError> {
         let folder = match dir {
             Some(d) if !d.as_os_str().is_empty() => {
                 if !d.is_dir() {
@@ -122,18 +103,25 @@ impl PromptSet {
         };
         let mut env = Environment::new();
         env.set_undefined_behavior(minijinja::UndefinedBehavior::Lenient);
-        let source = match folder {
-            Some(f) => {
-                env.set_loader(minijinja::path_loader(f.clone()));
-                PromptSource::Folder(f)
-            }
-            None => {
-                for (name, text) in BUILT_IN {
-                    env.add_template(name, text)
-                        .map_err(|e| template_error(name, e))?;
+        let built_in: HashMap<&'static str, &'static str> = BUILT_IN
+            .iter()
+            .copied()
+            .chain(domains.iter().flat_map(|d| d.prompts().iter().copied()))
+            .collect();
+        // The folder's file when it has one (edits apply without a rebuild), else the copy
+        // built into the binary.
+        let files = folder.clone().map(minijinja::path_loader);
+        env.set_loader(move |name| {
+            if let Some(load) = &files {
+                if let Some(text) = load(name)? {
+                    return Ok(Some(text));
                 }
-                PromptSource::BuiltIn
             }
+            Ok(built_in.get(name).map(|t| t.to_string()))
+        });
+        let source = match folder {
+            Some(f) => PromptSource::Folder(f),
+            None => PromptSource::BuiltIn,
         };
         let set = Self { env, source };
         // Fail at start-up, not on the first question, if a template does not parse.
@@ -213,9 +201,44 @@ pub fn new_fence() -> String {
 mod tests {
     use super::*;
 
+    /// A domain that brings its own prompt templates, as a domain crate does.
+    struct Medicine;
+
+    impl zhiku_core::Domain for Medicine {
+        fn name(&self) -> &'static str {
+            "medicine"
+        }
+        fn description(&self) -> &'static str {
+            "test"
+        }
+        fn filter_fields(&self) -> &'static [zhiku_core::FilterField] {
+            &[]
+        }
+        fn accepts(&self, _: &Path) -> bool {
+            false
+        }
+        fn load(&self, _: &Path, _: &str, _: &zhiku_core::LoadDefaults) -> zhiku_core::LoadedFile {
+            zhiku_core::LoadedFile::default()
+        }
+        fn prompts(&self) -> &'static [(&'static str, &'static str)] {
+            &[
+                (
+                    "answer/medicine.zh.j2",
+                    include_str!("../../../prompts/answer/medicine.zh.j2"),
+                ),
+                (
+                    "answer/medicine.en.j2",
+                    include_str!("../../../prompts/answer/medicine.en.j2"),
+                ),
+            ]
+        }
+    }
+
     #[test]
     fn built_in_copies_render_with_domain_rules() {
-        let set = PromptSet::load(None).unwrap();
+        let mut domains = DomainRegistry::new();
+        domains.register(Medicine);
+        let set = PromptSet::load(None, &domains).unwrap();
         let ctx = minijinja::context! {
             domain => "medicine", lang => "zh", max_width => 300, no_answer => "NO_ANSWER",
             fence => "f3nce", hints => minijinja::context!{},
@@ -239,9 +262,12 @@ mod tests {
 
     #[test]
     fn a_missing_folder_is_an_error() {
-        let err = PromptSet::load(Some(Path::new("/nonexistent/prompts")))
-            .err()
-            .unwrap();
+        let err = PromptSet::load(
+            Some(Path::new("/nonexistent/prompts")),
+            &DomainRegistry::new(),
+        )
+        .err()
+        .unwrap();
         assert!(err.to_string().contains("/nonexistent/prompts"));
     }
 }

@@ -88,7 +88,7 @@ fn ask(question: &str, domain: Option<&str>) -> AskRequest {
         question: question.into(),
         domain: domain.map(str::to_string),
         filter: SearchFilter::default(),
-        conversation: None,
+        ..AskRequest::default()
     }
 }
 
@@ -455,7 +455,7 @@ async fn a_follow_up_keeps_the_grade_its_conversation_named() {
     let agent = agent(None, |_| {}).await;
     let (a, _) = run(&agent, ask("给八年级学生讲勾股定理", Some("education"))).await;
     let mut follow = ask("它怎么证明？", Some("education"));
-    follow.conversation = Some(a.conversation_id.clone());
+    follow.history = vec![a.turn("给八年级学生讲勾股定理")];
     let (b, _) = run(&agent, follow).await;
     assert!(!b.citations.is_empty(), "{b:?}");
     assert!(
@@ -496,9 +496,8 @@ async fn follow_ups_are_rewritten_by_the_model_and_remembered() {
     let agent = agent(Some(&server), |_| {}).await;
     let (first, _) = run(&agent, ask(HEAVEN_Q, Some("culture"))).await;
     let mut follow = ask("And its opening hours?", Some("culture"));
-    follow.conversation = Some(first.conversation_id.clone());
+    follow.history = vec![first.turn(HEAVEN_Q)];
     let (second, _) = run(&agent, follow).await;
-    assert_eq!(second.conversation_id, first.conversation_id);
     assert_eq!(
         second.query,
         "When does the Temple of Heaven open and close?"
@@ -526,7 +525,7 @@ async fn a_failing_rewrite_costs_one_try_then_the_rule() {
     let agent = agent(Some(&server), |c| c.llm.max_retries = 3).await;
     let (first, _) = run(&agent, ask(HEAVEN_Q, Some("culture"))).await;
     let mut follow = ask("And its opening hours?", Some("culture"));
-    follow.conversation = Some(first.conversation_id.clone());
+    follow.history = vec![first.turn(HEAVEN_Q)];
     let (second, _) = run(&agent, follow).await;
     assert_eq!(second.query, format!("{HEAVEN_Q} And its opening hours?"));
     assert_eq!(second.mode, AnswerMode::Model);
@@ -549,12 +548,12 @@ async fn extractive_by_default_with_a_rule_for_follow_ups() {
     );
     assert!(a.text.chars().count() <= 360, "a phone screen: {}", a.text);
     let mut follow = ask("Who ordered it built?", Some("culture"));
-    follow.conversation = Some(a.conversation_id.clone());
+    follow.history = vec![a.turn(q)];
     let (b, _) = run(&agent, follow).await;
     assert_eq!(b.query, format!("{q} Who ordered it built?"));
     // A question that stands alone is searched as asked.
     let mut other = ask("鼓楼是什么时候重建的？", Some("culture"));
-    other.conversation = Some(a.conversation_id.clone());
+    other.history = vec![a.turn(q)];
     let (c, _) = run(&agent, other).await;
     assert_eq!(c.query, "鼓楼是什么时候重建的？");
     assert!(c.text.contains("1420"), "{}", c.text);
@@ -685,13 +684,6 @@ async fn bad_requests_are_clear_errors() {
         (ask("   ", None), "empty"),
         (ask(&"问".repeat(100_000 / 3), None), "characters long"),
         (ask(HEAVEN_Q, Some("astrology")), "unknown domain"),
-        (
-            AskRequest {
-                conversation: Some("no-such-conversation".into()),
-                ..ask(HEAVEN_Q, None)
-            },
-            "unknown conversation",
-        ),
     ];
     for (req, expect) in cases {
         let err: AgentError = agent.ask(req, |_| {}).await.unwrap_err();

@@ -5,13 +5,10 @@
 
 use std::io::{BufRead, Write};
 use std::process::ExitCode;
-use std::sync::Arc;
 
 use clap::Args;
-use zhiku_agent::{Agent, AnswerEvent, AskRequest, Citation};
-use zhiku_core::{Config, SearchFilter};
+use zhiku_engine::{AnswerEvent, AskInput, Citation, Config, History, Narrowing};
 
-use crate::app::App;
 use crate::search::{open_for, FilterArgs};
 
 #[derive(Args)]
@@ -33,37 +30,28 @@ pub struct ChatArgs {
     pub filter: FilterArgs,
 }
 
-fn agent_for(app: &App) -> anyhow::Result<Agent> {
-    Ok(Agent::new(
-        app.retriever(),
-        Arc::clone(&app.registry),
-        &app.config,
-    )?)
-}
-
-/// The filter without its domain, and the one domain of a request.
-fn split_domain(mut filter: SearchFilter) -> anyhow::Result<(SearchFilter, Option<String>)> {
-    let domain = match filter.domains.len() {
+/// The narrowing without its domains, and the one domain of a question.
+fn split_domain(mut narrowing: Narrowing) -> anyhow::Result<(Narrowing, Option<String>)> {
+    let domain = match narrowing.domains.len() {
         0 => None,
-        1 => filter.domains.pop(),
+        1 => narrowing.domains.pop(),
         _ => anyhow::bail!("ask and chat take at most one --domain"),
     };
-    Ok((filter, domain))
+    Ok((narrowing, domain))
 }
 
 pub async fn run(config: Config, args: AskArgs) -> anyhow::Result<ExitCode> {
-    let (app, filter) = open_for(config, &args.question, &args.filter).await?;
-    let agent = agent_for(&app)?;
-    let (filter, domain) = split_domain(filter)?;
-    let req = AskRequest {
+    let (engine, caller, narrowing) = open_for(config, &args.question, &args.filter).await?;
+    let (narrowing, domain) = split_domain(narrowing)?;
+    let input = AskInput {
         question: args.question.clone(),
         domain,
-        filter,
-        conversation: None,
+        narrowing,
+        history: History::None,
     };
     let mut printer = Printer::new(&args.question);
-    let answer = agent
-        .ask(req, |e| {
+    let answer = engine
+        .ask(&caller, input, |e| {
             if args.events {
                 if let Ok(line) = serde_json::to_string(&e) {
                     println!("{line}");
@@ -83,30 +71,30 @@ pub async fn run(config: Config, args: AskArgs) -> anyhow::Result<ExitCode> {
 
 /// One question per line; follow-ups are understood in the context of the earlier ones.
 pub async fn chat(config: Config, args: ChatArgs) -> anyhow::Result<ExitCode> {
-    let (app, filter) = open_for(config, "chat", &args.filter).await?;
-    let agent = agent_for(&app)?;
-    let (filter, domain) = split_domain(filter)?;
-    let mut conversation: Option<String> = None;
+    let (engine, caller, narrowing) = open_for(config, "chat", &args.filter).await?;
+    let (narrowing, domain) = split_domain(narrowing)?;
+    // The terminal's conversation lives in this process only.
+    let mut history = Vec::new();
     let stdin = std::io::stdin();
     for line in stdin.lock().lines() {
         let question = line?;
         if question.trim().is_empty() {
             continue;
         }
-        let req = AskRequest {
+        let input = AskInput {
             question: question.clone(),
             domain: domain.clone(),
-            filter: filter.clone(),
-            conversation: conversation.clone(),
+            narrowing: narrowing.clone(),
+            history: History::Given(history.clone()),
         };
         let mut printer = Printer::new(&question);
-        match agent.ask(req, |e| printer.event(e)).await {
+        match engine.ask(&caller, input, |e| printer.event(e)).await {
             Ok(answer) => {
                 printer.sources();
-                conversation = Some(answer.conversation_id);
+                history.push(answer.turn(&question));
             }
             // A bad question is this turn's problem, not the conversation's.
-            Err(e) if e.is_caller_error() => eprintln!("error: {e}"),
+            Err(e) if e.kind() == zhiku_engine::ErrorKind::Invalid => eprintln!("error: {e}"),
             Err(e) => return Err(e.into()),
         }
         println!();

@@ -18,11 +18,13 @@ use zhiku_core::{stable_chunk_id, Chunk, Config, SearchFilter};
 use zhiku_index::{IndexSet, VectorPoint};
 use zhiku_ingest::{embedding_text, IngestOptions, Ingestor};
 
-use crate::app::{discard, scratch_config, App};
 use crate::eval::percentile;
+use zhiku_engine::{discard, scratch_config, Caller, Engine};
 
 #[derive(Args)]
 pub struct BenchArgs {
+    #[command(subcommand)]
+    pub target: Option<BenchTarget>,
     /// Corpus to ingest.
     #[arg(long, default_value = "corpora")]
     pub corpus: Vec<PathBuf>,
@@ -32,6 +34,12 @@ pub struct BenchArgs {
     /// Queries per latency measurement.
     #[arg(long, default_value_t = 200)]
     pub queries: usize,
+}
+
+#[derive(clap::Subcommand)]
+pub enum BenchTarget {
+    /// Load-test `zhiku serve` on loopback: search and extractive ask at several client counts.
+    Serve(crate::bench_serve::ServeBenchArgs),
 }
 
 fn peak_rss_mb() -> f64 {
@@ -45,7 +53,7 @@ fn peak_rss_mb() -> f64 {
         .map_or(0.0, |kb| kb / 1024.0)
 }
 
-fn p50_p99(mut v: Vec<f64>) -> (f64, f64) {
+pub fn p50_p99(mut v: Vec<f64>) -> (f64, f64) {
     v.sort_by(|a, b| a.total_cmp(b));
     (percentile(&v, 50.0), percentile(&v, 99.0))
 }
@@ -75,7 +83,7 @@ pub async fn run(config: Config, args: BenchArgs) -> anyhow::Result<ExitCode> {
         std::fs::remove_dir_all(&scratch)?;
     }
     // Scratch indexes only: on a Qdrant server, collections of their own, removed after.
-    let app = App::open_at(scratch.join("ingest"), scratch_config(&config)).await?;
+    let app = Engine::open_at(scratch.join("ingest"), scratch_config(&config)).await?;
     let outcome = measure(&app, &config, &scratch, &args).await;
     app.discard_scratch().await;
     let _ = std::fs::remove_dir_all(&scratch);
@@ -83,7 +91,7 @@ pub async fn run(config: Config, args: BenchArgs) -> anyhow::Result<ExitCode> {
 }
 
 async fn measure(
-    app: &App,
+    app: &Engine,
     config: &Config,
     scratch: &Path,
     args: &BenchArgs,
@@ -91,13 +99,19 @@ async fn measure(
     println!(
         "zhiku bench — {} cores; vector store {}",
         std::thread::available_parallelism().map_or(0, |n| n.get()),
-        app.indexes.vectors.backend_name()
+        app.indexes().vectors.backend_name()
     );
     // Warm the model so neither measurement pays the first-run cost.
-    app.embedder.embed_passages(&["warm-up 预热"; 8])?;
+    app.embedder().embed_passages(&["warm-up 预热"; 8])?;
 
     let opts = IngestOptions::default();
-    let report = app.ingest(&args.corpus, &opts).await?;
+    let report = app
+        .ingest(
+            &Caller::operator(zhiku_core::Classification::Restricted),
+            &args.corpus,
+            &opts,
+        )
+        .await?;
     for issue in &report.issues {
         eprintln!("warning: {issue}");
     }
@@ -114,18 +128,21 @@ async fn measure(
     }
     let ingest_rate = report.chunks_written as f64 / report.total_s;
     let chunks = Ingestor {
-        registry: &app.registry,
-        indexes: &app.indexes,
-        embedder: &app.embedder,
+        registry: app.registry(),
+        indexes: app.indexes(),
+        embedder: app.embedder(),
         config: &config.ingest,
     }
     .plan(&args.corpus, &opts)?;
     let texts: Vec<String> = chunks.iter().map(embedding_text).collect();
     let t = Instant::now();
-    let vectors = app.embedder.embed_passages(&texts)?;
+    let vectors = app.embedder().embed_passages(&texts)?;
     let raw_s = t.elapsed().as_secs_f64();
     let raw_rate = texts.len() as f64 / raw_s;
-    let tokens: usize = texts.iter().map(|t| app.embedder.count_tokens(t) + 4).sum();
+    let tokens: usize = texts
+        .iter()
+        .map(|t| app.embedder().count_tokens(t) + 4)
+        .sum();
     println!(
         "\n## Ingest ({} documents, {} chunks, {} tokens incl. prefixes)",
         report.documents, report.chunks_written, tokens
@@ -142,7 +159,13 @@ async fn measure(
     );
     println!("ratio     {:>8.3}", ingest_rate / raw_rate);
 
-    let report2 = app.ingest(&args.corpus, &opts).await?;
+    let report2 = app
+        .ingest(
+            &Caller::operator(zhiku_core::Classification::Restricted),
+            &args.corpus,
+            &opts,
+        )
+        .await?;
     println!(
         "re-ingest unchanged: {:.3} s, {} embeddings computed",
         report2.total_s, report2.embedded
@@ -166,7 +189,7 @@ async fn measure(
     let mut qvecs = Vec::new();
     for q in &queries {
         let t = Instant::now();
-        qvecs.push(app.embedder.embed_query(q)?);
+        qvecs.push(app.embedder().embed_query(q)?);
         embed_ms.push(t.elapsed().as_secs_f64() * 1e3);
     }
     let (e50, e99) = p50_p99(embed_ms);

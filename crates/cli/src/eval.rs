@@ -28,7 +28,7 @@ use zhiku_index::HybridRetriever;
 use zhiku_ingest::IngestOptions;
 
 use crate::abstention::{self, AbstentionRates, AbstentionSignals};
-use crate::app::App;
+use zhiku_engine::{Caller, Engine};
 
 #[derive(Args)]
 pub struct EvalArgs {
@@ -248,9 +248,9 @@ pub async fn evaluate(
     let corpus = dir.join("corpus.jsonl");
     // On a Qdrant server the scratch index is made for this run and removed after it: a
     // cached directory would need its scratch collection kept on the server.
-    let on_server = crate::app::uses_server(&config);
+    let on_server = zhiku_engine::uses_server(&config);
     let (scratch, mut config) = if on_server {
-        let unique = crate::app::scratch_config(&config);
+        let unique = zhiku_engine::scratch_config(&config);
         let scratch = config
             .data_dir
             .join("eval-scratch")
@@ -261,7 +261,7 @@ pub async fn evaluate(
     };
     // Source names relative to the set, wherever the set is.
     config.ingest.corpus_root = dir.to_path_buf();
-    let app = App::open_at(scratch.clone(), config).await?;
+    let app = Engine::open_at(scratch.clone(), config).await?;
     let outcome = measure(&app, dir, &corpus, off_topic, args).await;
     if on_server {
         app.discard_scratch().await;
@@ -271,9 +271,13 @@ pub async fn evaluate(
 
 /// The domain a set is evaluated as: `--domain`, else its folder's name if that is a
 /// registered domain, else general.
-fn set_domain<'a>(app: &'a App, dir: &Path, named: Option<&str>) -> anyhow::Result<&'a dyn Domain> {
+fn set_domain<'a>(
+    app: &'a Engine,
+    dir: &Path,
+    named: Option<&str>,
+) -> anyhow::Result<&'a dyn Domain> {
     if let Some(d) = named {
-        return Ok(app.registry.get(d)?);
+        return Ok(app.registry().get(d)?);
     }
     let folder = zhiku_ingest::absolute(dir);
     let name = folder
@@ -281,13 +285,13 @@ fn set_domain<'a>(app: &'a App, dir: &Path, named: Option<&str>) -> anyhow::Resu
         .and_then(|n| n.to_str())
         .unwrap_or_default();
     Ok(app
-        .registry
+        .registry()
         .get(name)
-        .or_else(|_| app.registry.get(zhiku_ingest::GENERAL))?)
+        .or_else(|_| app.registry().get(zhiku_ingest::GENERAL))?)
 }
 
 async fn measure(
-    app: &App,
+    app: &Engine,
     dir: &Path,
     corpus: &Path,
     off_topic: &[String],
@@ -300,7 +304,7 @@ async fn measure(
         queries.truncate(n);
     }
     let domain = set_domain(app, dir, args.domain.as_deref())?;
-    let agent_cfg = app.config.agent.clone();
+    let agent_cfg = app.config().agent.clone();
     let policy = domain.answer_policy();
     let passages = policy.passages.unwrap_or(agent_cfg.passages);
     let opts = IngestOptions {
@@ -309,7 +313,13 @@ async fn measure(
         domain: Some(zhiku_ingest::GENERAL.into()),
         ..Default::default()
     };
-    let report = app.ingest(&[corpus.to_path_buf()], &opts).await?;
+    let report = app
+        .ingest(
+            &Caller::operator(zhiku_core::Classification::Restricted),
+            &[corpus.to_path_buf()],
+            &opts,
+        )
+        .await?;
     for i in &report.issues {
         eprintln!("warning: {i}");
     }
@@ -321,13 +331,13 @@ async fn measure(
         domain.name()
     );
     let base = app.retriever();
-    let tuned_cfg = domain.retrieval().apply(&app.config.retrieval);
+    let tuned_cfg = domain.retrieval().apply(&app.config().retrieval);
     let tuned = base.with_config(tuned_cfg.clone());
     let mut runs: Vec<(&'static str, &HybridRetriever, RetrievalMode)> = RetrievalMode::ALL
         .iter()
         .map(|m| (m.as_str(), &tuned, *m))
         .collect();
-    if format!("{tuned_cfg:?}") != format!("{:?}", app.config.retrieval) {
+    if format!("{tuned_cfg:?}") != format!("{:?}", app.config().retrieval) {
         runs.push(("hybrid-base", &base, RetrievalMode::Hybrid));
     }
     let filter = SearchFilter {

@@ -5,9 +5,11 @@ mod abstention;
 mod app;
 mod ask;
 mod bench;
-mod domains;
+mod bench_serve;
 mod eval;
+mod keys;
 mod search;
+mod serve;
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -49,8 +51,23 @@ enum Command {
         #[arg(long, requires = "prune")]
         yes: bool,
         /// Exit with status 2 if any file or record could not be ingested (and prune nothing).
-        #[arg(long)]
+        #[arg(long, conflicts_with = "server")]
         strict: bool,
+        /// Send the ingest to the zhiku server at this URL (e.g. http://127.0.0.1:8080), which
+        /// reads the paths; needs ZHIKU_API_KEY set to an admin key.
+        #[arg(long)]
+        server: Option<String>,
+    },
+    /// Serve over HTTP: the JSON API, the OpenAI-compatible endpoint, health and metrics.
+    Serve {
+        /// Address to listen on (default server.listen, 127.0.0.1:8080; port 0 picks one).
+        #[arg(long, env = "ZHIKU_LISTEN")]
+        listen: Option<String>,
+    },
+    /// Manage API keys.
+    Keys {
+        #[command(subcommand)]
+        command: keys::KeysCommand,
     },
     /// Answer a question from the indexes, citing its sources (by the configured model, else
     /// extractive).
@@ -113,8 +130,28 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             prune,
             yes,
             strict,
+            server,
         } => {
-            let app = app::App::open(config).await?;
+            if let Some(url) = server {
+                return serve::ingest_via_server(&url, &paths, domain, prune, yes).await;
+            }
+            if let Some(note) = serve::running_server(&config.data_dir) {
+                anyhow::bail!(
+                    "a zhiku server (pid {}) is serving {} at {}; send the ingest to it: \
+                     ZHIKU_API_KEY=<admin key> zhiku ingest --server {} {} \
+                     (make a key with `zhiku keys add --name ops --admin`)",
+                    note.pid,
+                    config.data_dir.display(),
+                    note.url,
+                    note.url,
+                    paths
+                        .iter()
+                        .map(|p| p.display().to_string())
+                        .collect::<Vec<_>>()
+                        .join(" ")
+                );
+            }
+            let engine = app::open(config).await?;
             let opts = zhiku_ingest::IngestOptions {
                 prune,
                 yes,
@@ -122,7 +159,8 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 domain,
                 progress_bar: std::io::stderr().is_terminal(),
             };
-            let report = app.ingest(&paths, &opts).await?;
+            let operator = zhiku_engine::Caller::operator(zhiku_core::Classification::Restricted);
+            let report = engine.ingest(&operator, &paths, &opts).await?;
             app::print_report(&report);
             Ok(if strict && !report.issues.is_empty() {
                 ExitCode::from(2)
@@ -134,7 +172,14 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Ask(args) => ask::run(config, args).await,
         Command::Chat(args) => ask::chat(config, args).await,
         Command::Eval(args) => eval::run(config, args).await,
-        Command::Bench(args) => bench::run(config, args).await,
+        Command::Bench(args) => match args.target {
+            Some(bench::BenchTarget::Serve(serve_args)) => {
+                bench_serve::run(config, serve_args).await
+            }
+            None => bench::run(config, args).await,
+        },
+        Command::Serve { listen } => serve::serve(config, listen).await,
+        Command::Keys { command } => keys::run(config, command).await,
         Command::Stats { ids } => app::stats(&config, ids).await,
     }
 }

@@ -3,9 +3,8 @@
 use std::process::ExitCode;
 
 use clap::Args;
-use zhiku_core::{Classification, Config, GeoRadius, Hit, RetrievalMode, SearchFilter};
-
-use crate::app::App;
+use zhiku_core::{Classification, Config, GeoRadius, Hit, RetrievalMode};
+use zhiku_engine::{Caller, Engine, Narrowing};
 
 /// Who is asking and what they may see: shared by `search` and `ask`.
 #[derive(Args)]
@@ -16,7 +15,7 @@ pub struct FilterArgs {
     /// Metadata filter key=value (repeatable; values of one key are OR-ed, keys AND-ed).
     #[arg(long = "filter", short = 'f')]
     pub filters: Vec<String>,
-    /// Caller clearance: public, internal or restricted.
+    /// Your clearance: public, internal or restricted (the terminal's user holds the data).
     #[arg(long, default_value = "public")]
     pub clearance: Classification,
     /// Only places within this many metres of --near.
@@ -51,45 +50,43 @@ fn parse_point(s: &str) -> Result<(f64, f64), String> {
     Ok((lat, lon))
 }
 
-pub fn filter_from(args: &FilterArgs) -> anyhow::Result<SearchFilter> {
-    let mut filter = SearchFilter {
+/// Who is asking (the operator, at the clearance they chose) and how they narrow the search.
+pub fn caller_and_narrowing(args: &FilterArgs) -> anyhow::Result<(Caller, Narrowing)> {
+    let mut narrowing = Narrowing {
         domains: args.domain.clone(),
-        clearance: args.clearance,
         ..Default::default()
     };
     for f in &args.filters {
-        filter.add_field_expr(f)?;
+        narrowing.add_filter_expr(f)?;
     }
     if let Some((lat, lon)) = args.near {
-        filter.geo = Some(GeoRadius {
+        narrowing.near = Some(GeoRadius {
             lat,
             lon,
             radius_m: args.radius_m.unwrap_or(5_000.0),
         });
     }
-    Ok(filter)
+    Ok((Caller::operator(args.clearance), narrowing))
 }
 
-/// Checks the query and the filter before the (slow) model load, then opens the engine.
+/// Checks what can be checked before the (slow) model load, then opens the engine and checks
+/// the rest: the query's text, the domains and the filter keys.
 pub async fn open_for(
     config: Config,
     query: &str,
     args: &FilterArgs,
-) -> anyhow::Result<(App, SearchFilter)> {
+) -> anyhow::Result<(Engine, Caller, Narrowing)> {
     zhiku_core::validate_query(query, config.retrieval.max_query_chars)?;
-    let filter = filter_from(args)?;
-    let app = App::open(config).await?;
-    for d in &filter.domains {
-        app.registry.get(d)?;
-    }
-    Ok((app, filter))
+    let (caller, narrowing) = caller_and_narrowing(args)?;
+    let engine = crate::app::open(config).await?;
+    engine.scope(&caller, &narrowing)?;
+    Ok((engine, caller, narrowing))
 }
 
 pub async fn run(config: Config, args: SearchArgs) -> anyhow::Result<ExitCode> {
-    let (app, filter) = open_for(config, &args.query, &args.filter).await?;
-    let results = app
-        .retriever_for(&filter)
-        .search(&args.query, &filter, args.k, args.mode)
+    let (engine, caller, narrowing) = open_for(config, &args.query, &args.filter).await?;
+    let results = engine
+        .search(&caller, &args.query, &narrowing, args.k, args.mode)
         .await?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&results.hits)?);

@@ -694,3 +694,156 @@ async fn on_a_server_eval_and_bench_work_in_scratch_collections_and_a_collection
         text(&other.stderr)
     );
 }
+
+/// One HTTP/1.1 request over a plain socket; returns the status and the body.
+fn http(addr: &str, method: &str, path: &str, body: Option<&str>) -> (u16, String) {
+    use std::io::{Read, Write};
+    let mut sock = std::net::TcpStream::connect(addr).unwrap();
+    let body = body.unwrap_or("");
+    let request = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    sock.write_all(request.as_bytes()).unwrap();
+    let mut bytes = Vec::new();
+    let mut buf = [0u8; 8192];
+    loop {
+        match sock.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => bytes.extend_from_slice(&buf[..n]),
+            // A reset after the whole response arrived is the server closing: keep what came.
+            Err(e) if !bytes.is_empty() => {
+                eprintln!("after {} bytes: {e}", bytes.len());
+                break;
+            }
+            Err(e) => panic!("{method} {path}: {e}"),
+        }
+    }
+    let out = String::from_utf8_lossy(&bytes).into_owned();
+    let status = out[9..12].parse().unwrap();
+    let body = out
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
+    (status, body)
+}
+
+/// `zhiku serve` as a user runs it: it says where it listens, logs requests but no question,
+/// sends `zhiku ingest` on the same data directory to itself, and stops cleanly on SIGTERM.
+#[test]
+fn serve_logs_no_questions_takes_ingests_through_itself_and_stops_on_sigterm() {
+    use std::io::BufRead;
+    let work = tempfile::tempdir().unwrap();
+    let mini = fixtures().join("mini");
+    assert!(run(work.path(), &["ingest", mini.to_str().unwrap()])
+        .status
+        .success());
+    let key = run(work.path(), &["keys", "add", "--name", "ops", "--admin"]);
+    assert!(key.status.success(), "{}", text(&key.stderr));
+    let secret = text(&key.stdout).trim().to_string();
+    assert!(secret.starts_with("zk_"), "{secret}");
+    let listed = text(&run(work.path(), &["keys", "list"]).stdout);
+    assert!(
+        listed.contains("ops") && listed.contains("admin") && !listed.contains(&secret),
+        "{listed}"
+    );
+
+    let log = work.path().join("serve.log");
+    let mut server = zhiku(work.path(), &["serve", "--listen", "127.0.0.1:0"])
+        .env("ZHIKU_LOG", "info")
+        .stdout(Stdio::piped())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    std::io::BufReader::new(server.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    let addr = first
+        .split(" at http://")
+        .nth(1)
+        .and_then(|r| r.split('/').next())
+        .unwrap_or_else(|| panic!("no address in {first:?}"))
+        .to_string();
+    assert!(first.contains("extractive"), "{first}");
+
+    let secret_question = "故宫始建于哪一年？";
+    let (st, body) = http(
+        &addr,
+        "POST",
+        "/v1/ask",
+        Some(&format!(
+            "{{\"question\": \"{secret_question}\", \"remember\": false}}"
+        )),
+    );
+    assert_eq!(st, 200, "{body}");
+    assert!(body.contains("1406"), "{body}");
+
+    // Ingest on the served data directory goes through the server.
+    let later = work.path().join("later");
+    std::fs::create_dir_all(&later).unwrap();
+    std::fs::write(
+        later.join("bell.md"),
+        "---\nid: cli-bell\ntitle: 钟楼\n---\n钟楼的大钟重六十三吨，代号 ZK-BELL-8。\n",
+    )
+    .unwrap();
+    let refused = run(work.path(), &["ingest", later.to_str().unwrap()]);
+    assert!(!refused.status.success());
+    let why = text(&refused.stderr);
+    assert!(
+        why.contains("zhiku ingest --server http://") && why.contains("keys add"),
+        "{why}"
+    );
+    let url = format!("http://{addr}");
+    let sent = zhiku(
+        work.path(),
+        &["ingest", "--server", &url, later.to_str().unwrap()],
+    )
+    .env("ZHIKU_API_KEY", &secret)
+    .output()
+    .unwrap();
+    assert!(sent.status.success(), "{}", text(&sent.stderr));
+    assert!(
+        text(&sent.stdout).contains("1 written"),
+        "{}",
+        text(&sent.stdout)
+    );
+    let (_, hits) = http(
+        &addr,
+        "POST",
+        "/v1/search",
+        Some("{\"query\": \"大钟 ZK-BELL-8\", \"k\": 1}"),
+    );
+    assert!(hits.contains("cli-bell"), "{hits}");
+
+    let _ = Command::new("kill")
+        .arg("-TERM")
+        .arg(server.id().to_string())
+        .status();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Some(s) = server.try_wait().unwrap() {
+            break s;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the server did not stop on SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(status.success());
+    let logged = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        logged.contains("served") && logged.contains("/v1/ask"),
+        "requests are logged: {logged}"
+    );
+    assert!(
+        !logged.contains("故宫始建"),
+        "no question text in the log: {logged}"
+    );
+    assert!(!logged.contains(&secret), "no key in the log");
+    assert!(
+        !work.path().join("server.json").exists(),
+        "the server's note is gone with it"
+    );
+}

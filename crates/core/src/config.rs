@@ -17,6 +17,8 @@ pub struct Config {
     pub qdrant: QdrantConfig,
     pub llm: LlmConfig,
     pub agent: AgentConfig,
+    pub server: ServerConfig,
+    pub database: DatabaseConfig,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -124,9 +126,48 @@ pub struct AgentConfig {
     pub coverage_weight: f32,
     /// …and the passages hold at least this share of the question's content terms.
     pub min_term_coverage: f32,
-    /// Turns kept per conversation, and conversations kept in memory.
+    /// Earlier turns of a conversation given to the agent.
     pub history_turns: usize,
-    pub max_conversations: usize,
+}
+
+/// `zhiku serve`: where it listens and the bounds on what one request may ask of it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServerConfig {
+    /// Address to listen on (`--listen`, `ZHIKU_LISTEN`); loopback unless told otherwise.
+    pub listen: String,
+    /// Callers without credentials may use the OpenAI-compatible and web doors, with
+    /// `public` clearance. Off: every request needs a key.
+    pub anonymous: bool,
+    /// Largest request body (JSON); uploads to the admin ingest have their own bound.
+    pub max_body_bytes: usize,
+    pub max_upload_bytes: usize,
+    /// Messages in one chat-completions request (the conversation's history).
+    pub max_history_messages: usize,
+    /// Answers formed at once; a request waits `queue_timeout_ms` for a turn, then gets 429.
+    pub max_concurrent_answers: usize,
+    pub queue_timeout_ms: u64,
+    /// A request body must arrive within this long (a body that never ends gets 408).
+    pub body_timeout_ms: u64,
+    /// Longest a request may take before its response starts (an answer's stream may go on
+    /// after, bounded by `llm.total_timeout_ms`).
+    pub request_timeout_ms: u64,
+    /// On shutdown, answers in flight get this long to finish.
+    pub shutdown_grace_ms: u64,
+    /// Log question text (for debugging; never for clinical deployments). Off by default.
+    pub log_questions: bool,
+}
+
+/// Where conversations, feedback, keys, sessions and the audit trail live.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DatabaseConfig {
+    /// Empty: SQLite at `<data_dir>/zhiku.db`. Else `postgres://…` (`ZHIKU_DATABASE_URL`), so
+    /// that several replicas share it.
+    pub url: String,
+    /// Turns whose question or passages belong to these domains are stored without their
+    /// texts (clinical questions may identify a patient).
+    pub textless_domains: Vec<String>,
 }
 
 /// The folder where `deploy/models/fetch.sh` puts the model and ONNX Runtime by default.
@@ -151,6 +192,8 @@ impl Default for Config {
             qdrant: QdrantConfig::default(),
             llm: LlmConfig::default(),
             agent: AgentConfig::default(),
+            server: ServerConfig::default(),
+            database: DatabaseConfig::default(),
         }
     }
 }
@@ -192,7 +235,33 @@ impl Default for AgentConfig {
             coverage_weight: 0.15,
             min_term_coverage: 0.05,
             history_turns: 6,
-            max_conversations: 1_000,
+        }
+    }
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            listen: "127.0.0.1:8080".into(),
+            anonymous: true,
+            max_body_bytes: 1 << 20,
+            max_upload_bytes: 64 << 20,
+            max_history_messages: 64,
+            max_concurrent_answers: 16,
+            queue_timeout_ms: 5_000,
+            body_timeout_ms: 15_000,
+            request_timeout_ms: 60_000,
+            shutdown_grace_ms: 10_000,
+            log_questions: false,
+        }
+    }
+}
+
+impl Default for DatabaseConfig {
+    fn default() -> Self {
+        Self {
+            url: String::new(),
+            textless_domains: vec!["medicine".into()],
         }
     }
 }
@@ -291,6 +360,12 @@ impl Config {
         if let Some(v) = non_empty("ZHIKU_LLM_KEY_ENV") {
             self.llm.api_key_env = v;
         }
+        if let Some(v) = non_empty("ZHIKU_LISTEN") {
+            self.server.listen = v;
+        }
+        if let Some(v) = non_empty("ZHIKU_DATABASE_URL") {
+            self.database.url = v;
+        }
         if let Some(v) = non_empty("ZHIKU_PROMPTS_DIR") {
             self.agent.prompts_dir = v.into();
         }
@@ -341,6 +416,13 @@ impl Config {
         if self.agent.passages == 0 || self.agent.history_turns == 0 {
             return Err(bad(
                 "agent.passages and agent.history_turns must be positive".into(),
+            ));
+        }
+        let sv = &self.server;
+        if sv.max_concurrent_answers == 0 || sv.max_body_bytes == 0 || sv.max_history_messages == 0
+        {
+            return Err(bad(
+                "server.max_concurrent_answers, max_body_bytes and max_history_messages must be positive".into(),
             ));
         }
         if self.embedding.batch_size == 0 || self.retrieval.candidates == 0 {

@@ -131,6 +131,12 @@ pub trait Domain: Send + Sync {
     fn interpret(&self, _question: &str) -> QuestionHints {
         QuestionHints::default()
     }
+    /// The domain's built-in prompt templates, `(name, text)` with names as under `prompts/`
+    /// (`answer/<domain>.zh.j2`, `answer/<domain>.en.j2`); a `prompts/` folder's file of the
+    /// same name wins. None: the general rules apply.
+    fn prompts(&self) -> &'static [(&'static str, &'static str)] {
+        &[]
+    }
     /// How answers in this domain are shaped.
     fn answer_policy(&self) -> AnswerPolicy {
         AnswerPolicy::default()

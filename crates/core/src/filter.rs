@@ -14,7 +14,10 @@ pub struct GeoRadius {
 
 /// What a search may return. Both indexes apply the same filter, so the two retrieval legs
 /// never disagree about what a caller may see.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+///
+/// Deliberately not `Deserialize`: its `clearance` comes from the caller's authentication
+/// (the engine's `Caller`), so no request body can ever be turned into one.
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct SearchFilter {
     /// Empty: every domain.
     pub domains: Vec<String>,

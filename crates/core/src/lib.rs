@@ -14,8 +14,8 @@ mod model;
 
 pub use classification::Classification;
 pub use config::{
-    default_home, AgentConfig, Config, EmbeddingConfig, IngestConfig, LlmConfig, QdrantConfig,
-    RetrievalConfig,
+    default_home, AgentConfig, Config, DatabaseConfig, EmbeddingConfig, IngestConfig, LlmConfig,
+    QdrantConfig, RetrievalConfig, ServerConfig,
 };
 pub use domain::{
     AnswerPolicy, Domain, DomainRegistry, DomainRetrieval, FilterField, LoadDefaults, LoadIssue,

@@ -68,6 +68,19 @@ impl Domain for CultureDomain {
     fn description(&self) -> &'static str {
         "Cultural relics, historical buildings, scenic spots, museums and literary works"
     }
+    fn prompts(&self) -> &'static [(&'static str, &'static str)] {
+        &[
+            (
+                "answer/culture.zh.j2",
+                include_str!("../../../../prompts/answer/culture.zh.j2"),
+            ),
+            (
+                "answer/culture.en.j2",
+                include_str!("../../../../prompts/answer/culture.en.j2"),
+            ),
+        ]
+    }
+
     fn filter_fields(&self) -> &'static [FilterField] {
         FIELDS
     }

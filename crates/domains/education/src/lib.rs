@@ -168,6 +168,19 @@ impl Domain for EducationDomain {
     fn description(&self) -> &'static str {
         "Teaching materials for teachers and students: lesson plans, handouts, cases, methods, exercises"
     }
+    fn prompts(&self) -> &'static [(&'static str, &'static str)] {
+        &[
+            (
+                "answer/education.zh.j2",
+                include_str!("../../../../prompts/answer/education.zh.j2"),
+            ),
+            (
+                "answer/education.en.j2",
+                include_str!("../../../../prompts/answer/education.en.j2"),
+            ),
+        ]
+    }
+
     fn filter_fields(&self) -> &'static [FilterField] {
         FIELDS
     }

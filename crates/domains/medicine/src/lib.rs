@@ -199,6 +199,19 @@ impl Domain for MedicineDomain {
     fn description(&self) -> &'static str {
         "Clinical practice guidelines: sections and numbered recommendations with strength and evidence"
     }
+    fn prompts(&self) -> &'static [(&'static str, &'static str)] {
+        &[
+            (
+                "answer/medicine.zh.j2",
+                include_str!("../../../../prompts/answer/medicine.zh.j2"),
+            ),
+            (
+                "answer/medicine.en.j2",
+                include_str!("../../../../prompts/answer/medicine.en.j2"),
+            ),
+        ]
+    }
+
     fn filter_fields(&self) -> &'static [FilterField] {
         FIELDS
     }

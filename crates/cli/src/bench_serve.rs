@@ -1,0 +1,225 @@
+//! `zhiku bench serve`: the server under load on loopback — requests/s and p50/p99 for search
+//! and for (extractive) ask at several client counts, its memory at rest and under load, the
+//! time from start to ready — and the same searches inside one process, for the ratio.
+//! Figures only; the server runs as a child process on the configured data directory.
+
+use std::process::{ExitCode, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context};
+use clap::Args;
+use tokio::io::{AsyncBufReadExt, BufReader};
+use zhiku_engine::{Caller, Config, Narrowing, RetrievalMode};
+
+use crate::bench::p50_p99;
+
+#[derive(Args)]
+pub struct ServeBenchArgs {
+    /// Concurrent clients, one run each.
+    #[arg(long, value_delimiter = ',', default_value = "1,8,32")]
+    pub clients: Vec<usize>,
+    /// Requests per run.
+    #[arg(long, default_value_t = 200)]
+    pub requests: usize,
+}
+
+/// Questions of the kinds users ask, in both languages and all three domains.
+const QUESTIONS: &[&str] = &[
+    "故宫是哪一年开始修建的？",
+    "天坛祈年殿有什么建筑特点",
+    "颐和园里有哪些景点",
+    "长城是为什么修建的",
+    "二次函数的顶点坐标怎么求",
+    "勾股定理怎么证明",
+    "牛顿第二定律的内容",
+    "化学方程式怎么配平",
+    "2型糖尿病的一线用药是什么",
+    "高血压患者的血压控制目标",
+    "儿童发热应该怎么处理",
+    "When was the Forbidden City built?",
+    "first-line drug for type 2 diabetes",
+    "how to find the vertex of a parabola",
+    "treatment of community-acquired pneumonia",
+    "What is photosynthesis?",
+];
+
+fn rss_mb(pid: u32, field: &str) -> f64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with(field))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
+        })
+        .map_or(0.0, |kb| kb / 1024.0)
+}
+
+pub async fn run(config: Config, args: ServeBenchArgs) -> anyhow::Result<ExitCode> {
+    let config_file = tempfile_path("zhiku-bench-serve.toml");
+    std::fs::write(&config_file, toml::to_string(&config)?)?;
+    let started = Instant::now();
+    let mut child = tokio::process::Command::new(std::env::current_exe()?)
+        .arg("--config")
+        .arg(&config_file)
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .env("ZHIKU_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .kill_on_drop(true)
+        .spawn()
+        .context("starting zhiku serve")?;
+    let pid = child.id().unwrap_or(0);
+    let stdout = child.stdout.take().context("no stdout from the server")?;
+    let mut lines = BufReader::new(stdout).lines();
+    let mut url = None;
+    while let Some(line) = tokio::time::timeout(Duration::from_secs(120), lines.next_line())
+        .await
+        .context("the server did not start within 120 s")??
+    {
+        if let Some(rest) = line.split(" at http://").nth(1) {
+            url = rest.split('/').next().map(|a| format!("http://{a}"));
+            break;
+        }
+    }
+    let Some(url) = url else {
+        bail!("the server exited before saying where it listens")
+    };
+    let client = reqwest::Client::new();
+    loop {
+        let ready = client.get(format!("{url}/readyz")).send().await;
+        if ready.is_ok_and(|r| r.status().is_success()) {
+            break;
+        }
+        if started.elapsed() > Duration::from_secs(120) {
+            bail!("the server was not ready within 120 s");
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let ready_s = started.elapsed().as_secs_f64();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let rest_mb = rss_mb(pid, "VmRSS:");
+    println!(
+        "zhiku bench serve — {} cores; server pid {pid} at {url}; answers: {}",
+        std::thread::available_parallelism().map_or(0, |n| n.get()),
+        if config.llm.enabled() {
+            "model (figures include the model's time)"
+        } else {
+            "extractive"
+        }
+    );
+    println!("start to ready: {ready_s:.2} s; RSS at rest: {rest_mb:.0} MB\n");
+    println!("| route | clients | requests | errors | req/s | p50 ms | p99 ms |");
+    println!("|---|---|---|---|---|---|---|");
+    let mut server_search_p50_1 = None;
+    for route in ["search", "ask"] {
+        for &clients in &args.clients {
+            let r = load(&client, &url, route, clients.max(1), args.requests).await;
+            let (p50, p99) = p50_p99(r.latencies_ms.clone());
+            if route == "search" && clients == 1 {
+                server_search_p50_1 = Some(p50);
+            }
+            println!(
+                "| {route} | {clients} | {} | {} | {:.1} | {p50:.1} | {p99:.1} |",
+                r.latencies_ms.len() + r.errors,
+                r.errors,
+                r.latencies_ms.len() as f64 / r.seconds,
+            );
+        }
+    }
+    let peak_mb = rss_mb(pid, "VmHWM:");
+    println!("\nserver peak RSS under load: {peak_mb:.0} MB");
+    // Stop the server gently (SIGTERM): the data directory is then free for the in-process run.
+    let _ = std::process::Command::new("kill")
+        .arg("-TERM")
+        .arg(pid.to_string())
+        .status();
+    let _ = tokio::time::timeout(Duration::from_secs(30), child.wait()).await;
+    let _ = std::fs::remove_file(&config_file);
+
+    let engine = crate::app::open(config).await?;
+    let caller = Caller::anonymous(zhiku_engine::Channel::Api);
+    let mut inside = Vec::new();
+    for i in 0..args.requests {
+        let q = QUESTIONS[i % QUESTIONS.len()];
+        let t = Instant::now();
+        engine
+            .search(&caller, q, &Narrowing::default(), 5, RetrievalMode::Hybrid)
+            .await?;
+        inside.push(t.elapsed().as_secs_f64() * 1e3);
+    }
+    let (in50, in99) = p50_p99(inside);
+    println!("in-process search (1 client): p50 {in50:.1} ms, p99 {in99:.1} ms");
+    if let Some(s) = server_search_p50_1 {
+        println!(
+            "server/in-process search p50 ratio: {:.2}",
+            s / in50.max(1e-9)
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn tempfile_path(name: &str) -> std::path::PathBuf {
+    std::env::temp_dir().join(format!("{}-{name}", std::process::id()))
+}
+
+struct LoadResult {
+    latencies_ms: Vec<f64>,
+    errors: usize,
+    seconds: f64,
+}
+
+async fn load(
+    client: &reqwest::Client,
+    url: &str,
+    route: &str,
+    clients: usize,
+    requests: usize,
+) -> LoadResult {
+    let next = Arc::new(AtomicUsize::new(0));
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..clients {
+        let (client, next) = (client.clone(), Arc::clone(&next));
+        let endpoint = format!("{url}/v1/{route}");
+        let route = route.to_string();
+        tasks.push(tokio::spawn(async move {
+            let (mut ok, mut errors) = (Vec::new(), 0usize);
+            loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                if i >= requests {
+                    break;
+                }
+                let q = QUESTIONS[i % QUESTIONS.len()];
+                let body = if route == "search" {
+                    serde_json::json!({ "query": q, "k": 5 })
+                } else {
+                    serde_json::json!({ "question": q, "remember": false })
+                };
+                let t = Instant::now();
+                match client.post(&endpoint).json(&body).send().await {
+                    Ok(r) if r.status().is_success() => {
+                        let _ = r.bytes().await;
+                        ok.push(t.elapsed().as_secs_f64() * 1e3);
+                    }
+                    _ => errors += 1,
+                }
+            }
+            (ok, errors)
+        }));
+    }
+    let mut result = LoadResult {
+        latencies_ms: Vec::new(),
+        errors: 0,
+        seconds: 0.0,
+    };
+    for t in tasks {
+        if let Ok((ok, errors)) = t.await {
+            result.latencies_ms.extend(ok);
+            result.errors += errors;
+        }
+    }
+    result.seconds = started.elapsed().as_secs_f64().max(1e-9);
+    result
+}

@@ -1,0 +1,581 @@
+//! [`Engine`]: opened once from a configuration, shared by every request.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use serde::Serialize;
+use zhiku_agent::{Agent, Answer, AnswerEvent, AnswerMode, AskRequest, Turn};
+use zhiku_core::{
+    validate_query, Classification, Config, DomainRegistry, GeoRadius, RetrievalMode, SearchFilter,
+};
+use zhiku_embed::Embedder;
+use zhiku_index::{HybridRetriever, IndexSet, SearchResults};
+use zhiku_ingest::{IngestOptions, IngestReport, Ingestor};
+use zhiku_store::{Store, StoredTurn};
+
+use crate::scope::{resolve, Narrowing};
+use crate::{Caller, EngineError};
+
+/// Whether the vectors live on a Qdrant server (else in the embedded shard).
+pub fn uses_server(config: &Config) -> bool {
+    !config.qdrant.url.trim().is_empty()
+}
+
+/// The configuration for scratch indexes (eval, bench). On a Qdrant server they get a
+/// collection of their own, named after the configured one and unique to this call, never the
+/// configured collection itself; [`discard`] removes it.
+pub fn scratch_config(config: &Config) -> Config {
+    static MADE: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let mut scratch = config.clone();
+    if uses_server(config) {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
+        let n = MADE.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        scratch.qdrant.collection = format!(
+            "{}-scratch-{:x}-{nanos:x}-{n}",
+            config.qdrant.collection,
+            std::process::id()
+        );
+    }
+    scratch
+}
+
+/// Removes scratch indexes (see [`scratch_config`]): the server collection, then the data
+/// directory. Failures are reported, not fatal.
+pub async fn discard(indexes: IndexSet) {
+    if let Err(e) = indexes.vectors.destroy().await {
+        tracing::warn!("could not remove {}: {e}", indexes.vectors.describe());
+    }
+    let dir = indexes.dir.clone();
+    drop(indexes);
+    if let Err(e) = std::fs::remove_dir_all(&dir) {
+        tracing::warn!("could not remove {}: {e}", dir.display());
+    }
+}
+
+/// Where an answer's earlier turns come from.
+#[derive(Debug, Clone, Default)]
+pub enum History {
+    /// A question on its own; nothing is stored.
+    #[default]
+    None,
+    /// A conversation kept in the store: `None` starts one, `Some(id)` continues the
+    /// caller's own.
+    Stored(Option<String>),
+    /// Turns the caller brings along (an OpenAI client's message list); nothing is stored.
+    Given(Vec<Turn>),
+}
+
+/// One question as a transport hands it over.
+#[derive(Debug, Clone, Default)]
+pub struct AskInput {
+    pub question: String,
+    /// At most one domain: its prompts, policies and retrieval settings apply.
+    pub domain: Option<String>,
+    /// Metadata and distance filters (its `domains` are ignored: see `domain`).
+    pub narrowing: Narrowing,
+    pub history: History,
+}
+
+/// A stored conversation as its owner may see it now.
+#[derive(Debug, Clone, Serialize)]
+pub struct ConversationView {
+    pub id: String,
+    pub channel: String,
+    pub created_at_ms: i64,
+    pub turns: Vec<TurnView>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct TurnView {
+    pub seq: i64,
+    /// `None` when not stored (clinical questions) or withheld.
+    pub question: Option<String>,
+    pub answer: Option<String>,
+    pub domain: Option<String>,
+    pub mode: String,
+    /// The turn drew on material above the caller's present clearance: its texts are not shown.
+    pub withheld: bool,
+}
+
+/// What the data directory holds.
+#[derive(Debug, Clone, Serialize)]
+pub struct Stats {
+    pub documents: usize,
+    pub chunks: usize,
+    pub keyword_chunks: u64,
+    pub vector_points: u64,
+    pub vector_backend: &'static str,
+    /// Documents an interrupted ingest left half-changed; the next ingest settles them.
+    pub interrupted_documents: usize,
+    pub optimize_pending: bool,
+}
+
+/// What `/readyz` reports.
+#[derive(Debug, Clone, Serialize)]
+pub struct Readiness {
+    pub ready: bool,
+    pub indexes: Result<u64, String>,
+    pub embedding_model: Result<String, String>,
+    pub database: Result<&'static str, String>,
+    /// The large model's name, or `None`: answers are extractive.
+    pub llm: Option<String>,
+}
+
+/// A place near a point.
+#[derive(Debug, Clone, Serialize)]
+pub struct Spot {
+    pub doc_id: String,
+    pub title: String,
+    pub domain: String,
+    pub lat: f64,
+    pub lon: f64,
+    pub distance_m: f64,
+    pub source: String,
+}
+
+pub struct Engine {
+    config: Config,
+    embedder: Arc<Embedder>,
+    indexes: IndexSet,
+    registry: Arc<DomainRegistry>,
+    agent: Agent,
+    store: Store,
+    /// One ingest at a time (the manifest and the intent file are the data directory's).
+    ingesting: tokio::sync::Mutex<()>,
+}
+
+impl Engine {
+    pub async fn open(config: Config) -> Result<Self, EngineError> {
+        Self::open_at(config.data_dir.clone(), config).await
+    }
+
+    /// The engine on the data directory `dir` (eval and bench use scratch ones).
+    pub async fn open_at(dir: PathBuf, config: Config) -> Result<Self, EngineError> {
+        let embedder = Arc::new(Embedder::load(&config.embedding)?);
+        let indexes = IndexSet::open(&dir, &config).await?;
+        let store = if config.database.url.trim().is_empty() {
+            Store::open_sqlite(&dir.join("zhiku.db")).await?
+        } else {
+            Store::connect(config.database.url.trim()).await?
+        };
+        let registry = Arc::new(crate::registry());
+        let retriever = HybridRetriever::new(
+            indexes.clone(),
+            Arc::clone(&embedder),
+            config.retrieval.clone(),
+        );
+        let agent = Agent::new(retriever, Arc::clone(&registry), &config)?;
+        Ok(Self {
+            config,
+            embedder,
+            indexes,
+            registry,
+            agent,
+            store,
+            ingesting: tokio::sync::Mutex::new(()),
+        })
+    }
+
+    /// Removes a scratch engine's indexes and data directory (eval, bench).
+    pub async fn discard_scratch(self) {
+        let Engine {
+            indexes,
+            store,
+            agent,
+            ..
+        } = self;
+        store.close().await;
+        drop(agent);
+        discard(indexes).await;
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    pub fn registry(&self) -> &DomainRegistry {
+        &self.registry
+    }
+
+    pub fn indexes(&self) -> &IndexSet {
+        &self.indexes
+    }
+
+    pub fn embedder(&self) -> &Arc<Embedder> {
+        &self.embedder
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    pub fn data_dir(&self) -> &Path {
+        &self.indexes.dir
+    }
+
+    pub fn answer_mode(&self) -> AnswerMode {
+        self.agent.mode()
+    }
+
+    pub fn retriever(&self) -> HybridRetriever {
+        HybridRetriever::new(
+            self.indexes.clone(),
+            Arc::clone(&self.embedder),
+            self.config.retrieval.clone(),
+        )
+    }
+
+    /// A retriever with the settings of the one domain a filter restricts to, if any.
+    pub fn retriever_for(&self, filter: &SearchFilter) -> HybridRetriever {
+        self.retriever()
+            .with_config(self.registry.retrieval_for(filter, &self.config.retrieval))
+    }
+
+    /// The filter `caller` searches with when a request narrows by `narrowing`.
+    pub fn scope(
+        &self,
+        caller: &Caller,
+        narrowing: &Narrowing,
+    ) -> Result<SearchFilter, EngineError> {
+        resolve(&self.registry, caller, narrowing)
+    }
+
+    /// Checks a query's text (once, for every door).
+    pub fn check_query<'q>(&self, query: &'q str) -> Result<&'q str, EngineError> {
+        Ok(validate_query(
+            query,
+            self.config.retrieval.max_query_chars,
+        )?)
+    }
+
+    pub async fn search(
+        &self,
+        caller: &Caller,
+        query: &str,
+        narrowing: &Narrowing,
+        k: usize,
+        mode: RetrievalMode,
+    ) -> Result<SearchResults, EngineError> {
+        let query = self.check_query(query)?;
+        let filter = self.scope(caller, narrowing)?;
+        Ok(self
+            .retriever_for(&filter)
+            .search(query, &filter, k.clamp(1, 100), mode)
+            .await?)
+    }
+
+    /// Answers one question, sending events to `on_event` as the answer forms.
+    pub async fn ask(
+        &self,
+        caller: &Caller,
+        input: AskInput,
+        on_event: impl FnMut(AnswerEvent) + Send,
+    ) -> Result<Answer, EngineError> {
+        let question = self.check_query(&input.question)?.to_string();
+        let mut narrowing = input.narrowing.clone();
+        narrowing.domains = input.domain.iter().cloned().collect();
+        let filter = self.scope(caller, &narrowing)?;
+        let domain = match filter.domains.as_slice() {
+            [one] => Some(one.clone()),
+            _ => None,
+        };
+        let (conversation_id, history) = match input.history {
+            History::None => (None, Vec::new()),
+            History::Given(turns) => (None, turns),
+            History::Stored(None) => {
+                let c = self
+                    .store
+                    .create_conversation(caller.principal(), caller.channel().as_str())
+                    .await?;
+                (Some(c.id), Vec::new())
+            }
+            History::Stored(Some(id)) => {
+                self.owned_conversation(caller, &id).await?;
+                let turns = self
+                    .store
+                    .turns(&id, self.config.agent.history_turns)
+                    .await?
+                    .into_iter()
+                    .filter(|t| visible(t, caller))
+                    .filter_map(|t| {
+                        Some(Turn {
+                            question: t.question?,
+                            standalone: t.standalone.unwrap_or_default(),
+                            answer: t.answer?,
+                        })
+                    })
+                    .collect();
+                (Some(id), turns)
+            }
+        };
+        let request = AskRequest {
+            question: question.clone(),
+            domain: domain.clone(),
+            filter,
+            history,
+            conversation_id: conversation_id.clone(),
+        };
+        let answer = self.agent.ask(request, on_event).await?;
+        if let Some(id) = &conversation_id {
+            let textless = self.config.database.textless_domains.iter().any(|d| {
+                domain.as_deref() == Some(d.as_str()) || answer.domains.iter().any(|a| a == d)
+            });
+            let keep = |s: &str| (!textless).then(|| s.to_string());
+            let turn = StoredTurn {
+                seq: 0,
+                question: keep(&question),
+                standalone: keep(&answer.query),
+                answer: keep(&answer.text),
+                level: answer.level.as_str().to_string(),
+                domain,
+                mode: format!("{:?}", answer.mode).to_lowercase(),
+                abstained: answer.abstained,
+                created_at_ms: 0,
+            };
+            self.store.append_turn(id, &turn).await?;
+        }
+        Ok(answer)
+    }
+
+    /// A conversation of the caller's, with what its present clearance may read.
+    pub async fn conversation(
+        &self,
+        caller: &Caller,
+        id: &str,
+    ) -> Result<ConversationView, EngineError> {
+        let c = self.owned_conversation(caller, id).await?;
+        let turns = self
+            .store
+            .turns(id, 1_000)
+            .await?
+            .into_iter()
+            .map(|t| {
+                let shown = visible(&t, caller);
+                TurnView {
+                    seq: t.seq,
+                    question: t.question.filter(|_| shown),
+                    answer: t.answer.filter(|_| shown),
+                    domain: t.domain,
+                    mode: t.mode,
+                    withheld: !shown,
+                }
+            })
+            .collect();
+        Ok(ConversationView {
+            id: c.id,
+            channel: c.channel,
+            created_at_ms: c.created_at_ms,
+            turns,
+        })
+    }
+
+    /// Rates one turn of the caller's conversation (-1, 0 or 1).
+    pub async fn feedback(
+        &self,
+        caller: &Caller,
+        conversation_id: &str,
+        seq: i64,
+        rating: i64,
+        comment: Option<&str>,
+    ) -> Result<String, EngineError> {
+        if !(-1..=1).contains(&rating) {
+            return Err(
+                zhiku_core::CoreError::InvalidQuery("rating must be -1, 0 or 1".into()).into(),
+            );
+        }
+        self.owned_conversation(caller, conversation_id).await?;
+        Ok(self
+            .store
+            .add_feedback(conversation_id, seq, caller.principal(), rating, comment)
+            .await?)
+    }
+
+    async fn owned_conversation(
+        &self,
+        caller: &Caller,
+        id: &str,
+    ) -> Result<zhiku_store::Conversation, EngineError> {
+        match self.store.conversation(id).await? {
+            Some(c) if c.owner == caller.principal() => Ok(c),
+            _ => Err(EngineError::ConversationNotFound(id.to_string())),
+        }
+    }
+
+    /// Ingests files or folders the engine's machine can read. Searches go on meanwhile and
+    /// see the new documents as each batch commits.
+    pub async fn ingest(
+        &self,
+        caller: &Caller,
+        paths: &[PathBuf],
+        opts: &IngestOptions,
+    ) -> Result<IngestReport, EngineError> {
+        if !caller.is_admin() {
+            return Err(EngineError::Forbidden(
+                "ingest needs an administrator's credentials".into(),
+            ));
+        }
+        let Ok(_one_at_a_time) = self.ingesting.try_lock() else {
+            return Err(EngineError::Index(zhiku_index::IndexError::Busy(
+                self.indexes.dir.clone(),
+            )));
+        };
+        let ingestor = Ingestor {
+            registry: &self.registry,
+            indexes: &self.indexes,
+            embedder: &self.embedder,
+            config: &self.config.ingest,
+        };
+        let report = ingestor.run(paths, opts).await?;
+        let detail = format!(
+            "files={} written={} removed={} problems={}",
+            report.files,
+            report.written,
+            report.removed,
+            report.issues.len()
+        );
+        if let Err(e) = self
+            .store
+            .audit(
+                caller.principal(),
+                caller.channel().as_str(),
+                "ingest",
+                &detail,
+            )
+            .await
+        {
+            tracing::warn!("could not write the audit trail: {e}");
+        }
+        Ok(report)
+    }
+
+    pub async fn stats(&self) -> Result<Stats, EngineError> {
+        stats_of(&self.indexes).await
+    }
+
+    /// Places within `radius_m` of a point, nearest first, one per document; `query` (or, by
+    /// default, words for sights) ranks the candidates before distance sorts them.
+    pub async fn near(
+        &self,
+        caller: &Caller,
+        point: GeoRadius,
+        query: Option<&str>,
+        k: usize,
+    ) -> Result<Vec<Spot>, EngineError> {
+        let narrowing = Narrowing {
+            near: Some(point),
+            ..Narrowing::default()
+        };
+        let query = query.unwrap_or("景点 名胜 古迹 博物馆 scenic spot museum heritage");
+        let k = k.clamp(1, 50);
+        let hits = self
+            .search(caller, query, &narrowing, k * 4, RetrievalMode::Hybrid)
+            .await?
+            .hits;
+        let mut spots: Vec<Spot> = Vec::new();
+        for h in hits {
+            let c = h.chunk;
+            let Some((lat, lon)) = c.location else {
+                continue;
+            };
+            if spots.iter().any(|s| s.doc_id == c.doc_id) {
+                continue;
+            }
+            spots.push(Spot {
+                distance_m: zhiku_core::haversine_m(point.lat, point.lon, lat, lon),
+                doc_id: c.doc_id,
+                title: c.title,
+                domain: c.domain,
+                lat,
+                lon,
+                source: c.source.path,
+            });
+        }
+        spots.sort_by(|a, b| a.distance_m.total_cmp(&b.distance_m));
+        spots.truncate(k);
+        Ok(spots)
+    }
+
+    /// Whether every part answers: indexes, embedding model, database; and which model writes.
+    pub async fn readiness(&self) -> Readiness {
+        let indexes = self
+            .indexes
+            .vectors
+            .count()
+            .await
+            .map_err(|e| e.to_string());
+        let embedding_model = self
+            .embedder
+            .embed_query("ready")
+            .map(|_| self.embedder.fingerprint().to_string())
+            .map_err(|e| e.to_string());
+        let database = self
+            .store
+            .ping()
+            .await
+            .map(|_| self.store.backend().as_str())
+            .map_err(|e| e.to_string());
+        Readiness {
+            ready: indexes.is_ok() && embedding_model.is_ok() && database.is_ok(),
+            indexes,
+            embedding_model,
+            database,
+            llm: self
+                .config
+                .llm
+                .enabled()
+                .then(|| self.config.llm.model.clone()),
+        }
+    }
+}
+
+/// The counts of a data directory's manifest and indexes (they agree after any completed
+/// ingest), without loading the model.
+pub async fn stats_of(indexes: &IndexSet) -> Result<Stats, EngineError> {
+    let dir = &indexes.dir;
+    let manifest = zhiku_ingest::Manifest::load(dir)?;
+    let interrupted = zhiku_ingest::Intent::load(dir)?.map_or(0, |i| i.unfinished(&manifest).len());
+    Ok(Stats {
+        documents: manifest.documents.len(),
+        chunks: manifest.chunk_count(),
+        keyword_chunks: indexes.keyword.num_chunks(),
+        vector_points: indexes.vectors.count().await?,
+        vector_backend: indexes.vectors.backend_name(),
+        interrupted_documents: interrupted,
+        optimize_pending: manifest.optimize_pending,
+    })
+}
+
+/// Whether a stored turn may be shown to `caller` now: it drew on nothing above its clearance.
+fn visible(turn: &StoredTurn, caller: &Caller) -> bool {
+    let level: Classification = turn.level.parse().unwrap_or(Classification::Restricted);
+    level <= caller.clearance()
+}
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scratch_work_on_a_server_never_uses_the_configured_collection() {
+        let mut config = Config::default();
+        config.qdrant.collection = "zhiku".into();
+        assert_eq!(
+            scratch_config(&config).qdrant.collection,
+            "zhiku",
+            "embedded: its own folder"
+        );
+        config.qdrant.url = "http://127.0.0.1:6334".into();
+        let (a, b) = (scratch_config(&config), scratch_config(&config));
+        assert!(
+            a.qdrant.collection.starts_with("zhiku-scratch-"),
+            "{}",
+            a.qdrant.collection
+        );
+        assert_ne!(
+            a.qdrant.collection, b.qdrant.collection,
+            "each scratch index its own"
+        );
+        assert_eq!(config.qdrant.collection, "zhiku");
+    }
+}

@@ -1,0 +1,92 @@
+use zhiku_agent::AgentError;
+use zhiku_core::CoreError;
+use zhiku_index::IndexError;
+use zhiku_ingest::IngestError;
+use zhiku_store::StoreError;
+
+/// What went wrong, as a transport needs to know it: whose fault, and what to say.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    /// Empty or over-long query, unknown domain, malformed filter.
+    #[error(transparent)]
+    Invalid(#[from] CoreError),
+    #[error("unknown filter key {key:?}; {scope} can be filtered on: {}", fields.join(", "))]
+    UnknownFilterKey {
+        key: String,
+        scope: String,
+        fields: Vec<&'static str>,
+    },
+    /// The caller is who it says but may not do this.
+    #[error("{0}")]
+    Forbidden(String),
+    /// Unknown, or another caller's: the two are indistinguishable on purpose.
+    #[error("conversation {0:?} not found")]
+    ConversationNotFound(String),
+    #[error(transparent)]
+    Agent(AgentError),
+    #[error(transparent)]
+    Index(#[from] IndexError),
+    #[error(transparent)]
+    Ingest(#[from] IngestError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Embed(#[from] zhiku_embed::EmbedError),
+    #[error(transparent)]
+    Manifest(#[from] zhiku_ingest::ManifestError),
+}
+
+/// The class of an error, which a transport maps to its own status codes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
+    Invalid,
+    Forbidden,
+    NotFound,
+    /// Another ingest is running; try again.
+    Busy,
+    /// A dependency (index, database, model) failed.
+    Unavailable,
+}
+
+impl From<AgentError> for EngineError {
+    fn from(e: AgentError) -> Self {
+        match e {
+            AgentError::Invalid(c) => EngineError::Invalid(c),
+            other => EngineError::Agent(other),
+        }
+    }
+}
+
+impl EngineError {
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            Self::Invalid(_) | Self::UnknownFilterKey { .. } => ErrorKind::Invalid,
+            Self::Agent(e) if e.is_caller_error() => ErrorKind::Invalid,
+            Self::Index(IndexError::Core(_)) => ErrorKind::Invalid,
+            Self::Ingest(IngestError::PruneTooLarge { .. }) => ErrorKind::Invalid,
+            Self::Forbidden(_) => ErrorKind::Forbidden,
+            Self::ConversationNotFound(_) => ErrorKind::NotFound,
+            Self::Index(IndexError::Busy(_))
+            | Self::Ingest(IngestError::Index(IndexError::Busy(_))) => ErrorKind::Busy,
+            _ => ErrorKind::Unavailable,
+        }
+    }
+
+    /// A short stable name for the error, for machines (`unknown_domain`, `invalid_query`…).
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Invalid(CoreError::UnknownDomain(_)) => "unknown_domain",
+            Self::Invalid(CoreError::InvalidQuery(_)) => "invalid_query",
+            Self::Invalid(CoreError::InvalidFilter(_)) => "invalid_filter",
+            Self::Invalid(_) => "invalid_request",
+            Self::UnknownFilterKey { .. } => "unknown_filter_key",
+            Self::Forbidden(_) => "forbidden",
+            Self::ConversationNotFound(_) => "conversation_not_found",
+            Self::Ingest(IngestError::PruneTooLarge { .. }) => "prune_too_large",
+            e if e.kind() == ErrorKind::Busy => "busy",
+            e if e.kind() == ErrorKind::Invalid => "invalid_request",
+            Self::Store(_) => "database_unavailable",
+            _ => "unavailable",
+        }
+    }
+}

@@ -1,0 +1,28 @@
+//! Zhiku's engine: the one object every front door drives. It assembles the embedder, the
+//! indexes, the domains, the agent and the store from a configuration, and offers the
+//! operations users reach — search, ask (streamed), conversations, ingest, stats, spots near a
+//! point — each taking the [`Caller`] its transport authenticated.
+//!
+//! Transports (the `zhiku` terminal commands, the HTTP server) parse, authenticate and print;
+//! the rules about who may see what live here, once: clearance and allowed domains come from
+//! the caller, a request can only narrow them, conversations belong to their caller.
+
+mod caller;
+mod domains;
+mod engine;
+mod error;
+mod scope;
+
+pub use caller::{Caller, Channel};
+pub use domains::registry;
+pub use engine::{
+    discard, scratch_config, stats_of, uses_server, AskInput, ConversationView, Engine, History,
+    Readiness, Spot, Stats, TurnView,
+};
+pub use error::{EngineError, ErrorKind};
+pub use scope::Narrowing;
+
+pub use zhiku_agent::{Answer, AnswerEvent, AnswerMode, Citation, Turn};
+pub use zhiku_core::{Classification, Config, GeoRadius, Hit, RetrievalMode, SearchFilter};
+pub use zhiku_index::SearchResults;
+pub use zhiku_ingest::{IngestOptions, IngestReport, GENERAL as GENERAL_DOMAIN};

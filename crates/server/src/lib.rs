@@ -1,0 +1,172 @@
+//! Zhiku over HTTP: one axum server in front of one [`Engine`]. It authenticates callers,
+//! reads and bounds requests, maps them onto engine operations and renders the results as
+//! JSON, server-sent events or the OpenAI chat-completions protocol; it also serves the
+//! operational routes (`/healthz`, `/readyz`, `/metrics`, `/openapi.json`).
+//!
+//! It holds no rules about data: who may see what is the engine's business, decided from the
+//! [`zhiku_engine::Caller`] built here from the request's credentials.
+
+mod auth;
+mod error;
+mod metrics;
+mod openapi;
+mod routes;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::routing::{get, post};
+use axum::Router;
+use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
+use zhiku_engine::Engine;
+
+pub use error::{ApiError, ErrorBody};
+pub use metrics::Metrics;
+pub use openapi::openapi_json;
+
+/// Bounds read once from `server.*`.
+#[derive(Clone)]
+pub(crate) struct Limits {
+    pub max_body_bytes: usize,
+    pub max_upload_bytes: usize,
+    pub body_timeout: Duration,
+    pub queue_timeout: Duration,
+    pub max_history_messages: usize,
+    pub log_questions: bool,
+}
+
+/// What every handler sees.
+#[derive(Clone)]
+pub struct AppState {
+    pub(crate) engine: Arc<Engine>,
+    pub(crate) metrics: Arc<Metrics>,
+    pub(crate) limits: Limits,
+    /// Answers being formed at once (`server.max_concurrent_answers`).
+    pub(crate) answers: Arc<Semaphore>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: String,
+        source: std::io::Error,
+    },
+    #[error("metrics: {0}")]
+    Metrics(#[from] prometheus::Error),
+    #[error("server: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+impl AppState {
+    pub fn new(engine: Arc<Engine>) -> Result<Self, ServeError> {
+        let s = &engine.config().server;
+        let limits = Limits {
+            max_body_bytes: s.max_body_bytes,
+            max_upload_bytes: s.max_upload_bytes,
+            body_timeout: Duration::from_millis(s.body_timeout_ms),
+            queue_timeout: Duration::from_millis(s.queue_timeout_ms),
+            max_history_messages: s.max_history_messages,
+            log_questions: s.log_questions,
+        };
+        Ok(Self {
+            answers: Arc::new(Semaphore::new(s.max_concurrent_answers)),
+            metrics: Arc::new(Metrics::new()?),
+            engine,
+            limits,
+        })
+    }
+}
+
+/// Every route, with its middleware.
+pub fn router(state: AppState) -> Router {
+    let request_timeout = Duration::from_millis(state.engine.config().server.request_timeout_ms);
+    let upload_limit = state.limits.max_upload_bytes;
+    Router::new()
+        .route("/healthz", get(routes::ops::healthz))
+        .route("/readyz", get(routes::ops::readyz))
+        .route("/metrics", get(routes::ops::metrics))
+        .route("/openapi.json", get(routes::ops::openapi))
+        .route("/v1/models", get(routes::openai::models))
+        .route(
+            "/v1/chat/completions",
+            post(routes::openai::chat_completions),
+        )
+        .route("/v1/search", post(routes::api::search))
+        .route("/v1/ask", post(routes::api::ask))
+        .route("/v1/near", get(routes::api::near))
+        .route("/v1/stats", get(routes::api::stats))
+        .route("/v1/conversations/{id}", get(routes::api::conversation))
+        .route(
+            "/v1/conversations/{id}/feedback",
+            post(routes::api::feedback),
+        )
+        .route(
+            "/admin/ingest",
+            post(routes::admin::ingest).layer(axum::extract::DefaultBodyLimit::max(upload_limit)),
+        )
+        .fallback(routes::ops::not_found)
+        .method_not_allowed_fallback(routes::ops::method_not_allowed)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            metrics::observe,
+        ))
+        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
+            axum::http::StatusCode::REQUEST_TIMEOUT,
+            request_timeout,
+        ))
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(
+            routes::ops::panicked,
+        ))
+        .with_state(state)
+}
+
+/// Serves until `shutdown` resolves, then lets requests in flight (answers being streamed)
+/// finish for up to `server.shutdown_grace_ms` before returning.
+pub async fn serve(
+    engine: Arc<Engine>,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ServeError> {
+    let grace = Duration::from_millis(engine.config().server.shutdown_grace_ms);
+    let app = router(AppState::new(engine)?);
+    let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
+    let server = axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(async move {
+        shutdown.await;
+        tracing::info!("shutting down: no new connections; requests in flight may finish");
+        let _ = stopping_tx.send(());
+    });
+    let deadline = async move {
+        if stopping_rx.await.is_ok() {
+            tokio::time::sleep(grace).await;
+            tracing::warn!(
+                "shutdown grace of {} ms is over; closing what is still open",
+                grace.as_millis()
+            );
+        } else {
+            std::future::pending::<()>().await;
+        }
+    };
+    tokio::select! {
+        r = server => r?,
+        () = deadline => {}
+    }
+    Ok(())
+}
+
+/// Binds `addr`, saying which address failed.
+pub async fn bind(addr: &str) -> Result<TcpListener, ServeError> {
+    TcpListener::bind(addr)
+        .await
+        .map_err(|source| ServeError::Bind {
+            addr: addr.to_string(),
+            source,
+        })
+}

@@ -1,0 +1,316 @@
+//! The JSON API: search, ask (whole or as server-sent events), conversations, feedback, spots
+//! near a point, counts. Request bodies refuse unknown fields, so a misspelt (or a
+//! `clearance`) field is an error, never silently ignored.
+
+use std::collections::BTreeMap;
+use std::convert::Infallible;
+
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Path, Query, State};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use futures_util::stream::Stream;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use zhiku_engine::{AskInput, GeoRadius, History, Narrowing, RetrievalMode};
+
+use super::answer::{self, Streamed};
+use crate::auth::Authed;
+use crate::error::{ApiError, ApiJson};
+use crate::AppState;
+
+/// One value or several (any of which matches).
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(untagged)]
+pub enum FilterValue {
+    One(String),
+    Many(Vec<String>),
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NearBody {
+    pub lat: f64,
+    pub lon: f64,
+    /// Default 5000.
+    pub radius_m: Option<f64>,
+}
+
+/// How a request narrows what the caller may see. Clearance is not among the fields: it
+/// comes from the caller's key.
+pub fn narrowing(
+    domains: Vec<String>,
+    filters: BTreeMap<String, FilterValue>,
+    near: Option<NearBody>,
+) -> Narrowing {
+    Narrowing {
+        domains,
+        filters: filters
+            .into_iter()
+            .map(|(k, v)| {
+                let values = match v {
+                    FilterValue::One(s) => vec![s],
+                    FilterValue::Many(vs) => vs,
+                };
+                (k, values)
+            })
+            .collect(),
+        near: near.map(|n| GeoRadius {
+            lat: n.lat,
+            lon: n.lon,
+            radius_m: n.radius_m.unwrap_or(5_000.0),
+        }),
+    }
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SearchBody {
+    pub query: String,
+    /// Restrict to these domains (within those the key allows).
+    #[serde(default)]
+    pub domains: Vec<String>,
+    /// Metadata equality, e.g. `{"department": "endocrinology"}`; an unknown key is an error
+    /// that lists the domain's fields.
+    #[serde(default)]
+    pub filters: BTreeMap<String, FilterValue>,
+    pub near: Option<NearBody>,
+    /// Hits to return, 1–100 (default 5).
+    pub k: Option<usize>,
+    /// `hybrid` (default), `bm25` or `dense`.
+    pub mode: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct SearchResponse {
+    /// Ranked hits: the chunk (text, title, source path, byte span, metadata) and scores.
+    #[schema(value_type = Vec<Object>)]
+    hits: Vec<zhiku_engine::Hit>,
+    timings_ms: Timings,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Timings {
+    total: f64,
+    bm25: f64,
+    embed: f64,
+    dense: f64,
+}
+
+/// Hybrid search with the caller's clearance.
+#[utoipa::path(post, path = "/v1/search", tag = "api", request_body = SearchBody, responses(
+    (status = 200, body = SearchResponse),
+    (status = 400, body = crate::ErrorBody), (status = 401, body = crate::ErrorBody),
+    (status = 403, body = crate::ErrorBody), (status = 422, body = crate::ErrorBody)))]
+pub async fn search(
+    State(state): State<AppState>,
+    Authed(caller): Authed,
+    ApiJson(body): ApiJson<SearchBody>,
+) -> Result<Json<SearchResponse>, ApiError> {
+    let mode: RetrievalMode = match body.mode.as_deref() {
+        None => RetrievalMode::Hybrid,
+        Some(m) => m
+            .parse()
+            .map_err(|e: String| ApiError::bad_request("invalid_mode", e))?,
+    };
+    let n = narrowing(body.domains, body.filters, body.near);
+    let results = state
+        .engine
+        .search(&caller, &body.query, &n, body.k.unwrap_or(5), mode)
+        .await?;
+    let t = results.timings;
+    state
+        .metrics
+        .retrieval_seconds
+        .with_label_values(&["search"])
+        .observe(t.total_ms / 1e3);
+    Ok(Json(SearchResponse {
+        hits: results.hits,
+        timings_ms: Timings {
+            total: t.total_ms,
+            bm25: t.bm25_ms,
+            embed: t.embed_ms,
+            dense: t.dense_ms,
+        },
+    }))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AskBody {
+    pub question: String,
+    /// One domain: its prompts, answer rules and filters apply.
+    pub domain: Option<String>,
+    #[serde(default)]
+    pub filters: BTreeMap<String, FilterValue>,
+    pub near: Option<NearBody>,
+    /// Continue this conversation (yours only). Without it a new one is started, unless
+    /// `remember` is false.
+    pub conversation_id: Option<String>,
+    /// Default true: keep this turn in a conversation (clinical texts are never kept).
+    pub remember: Option<bool>,
+    /// Server-sent events (`started`, `text`, `citation`, `notice`, then `done` with the whole
+    /// answer, or `error`) instead of one JSON answer.
+    #[serde(default)]
+    pub stream: bool,
+}
+
+/// Answers a question citing its sources, whole or streamed.
+#[utoipa::path(post, path = "/v1/ask", tag = "api", request_body = AskBody, responses(
+    (status = 200, description = "The answer (JSON), or its events (text/event-stream)", body = Object),
+    (status = 400, body = crate::ErrorBody), (status = 404, body = crate::ErrorBody),
+    (status = 422, body = crate::ErrorBody), (status = 429, body = crate::ErrorBody)))]
+pub async fn ask(
+    State(state): State<AppState>,
+    Authed(caller): Authed,
+    ApiJson(body): ApiJson<AskBody>,
+) -> Result<Response, ApiError> {
+    let history = match (body.conversation_id, body.remember.unwrap_or(true)) {
+        (Some(id), _) => History::Stored(Some(id)),
+        (None, true) => History::Stored(None),
+        (None, false) => History::None,
+    };
+    let input = AskInput {
+        question: body.question,
+        domain: body.domain,
+        narrowing: narrowing(Vec::new(), body.filters, body.near),
+        history,
+    };
+    answer::precheck(&state, &caller, &input).await?;
+    let permit = answer::permit(&state).await?;
+    if !body.stream {
+        let _permit = permit;
+        let a = answer::answer(&state, &caller, input, "ask", |_| {}).await?;
+        return Ok(Json(a).into_response());
+    }
+    let rx = answer::spawn(state, caller, input, "ask", permit);
+    Ok(Sse::new(events(rx))
+        .keep_alive(KeepAlive::default())
+        .into_response())
+}
+
+fn events(
+    mut rx: tokio::sync::mpsc::UnboundedReceiver<Streamed>,
+) -> impl Stream<Item = Result<Event, Infallible>> {
+    async_stream::stream! {
+        while let Some(item) = rx.recv().await {
+            let (name, data) = match item {
+                Streamed::Event(e) => {
+                    let name = match &e {
+                        zhiku_engine::AnswerEvent::Started { .. } => "started",
+                        zhiku_engine::AnswerEvent::Text { .. } => "text",
+                        zhiku_engine::AnswerEvent::Citation { .. } => "citation",
+                        zhiku_engine::AnswerEvent::Notice { .. } => "notice",
+                    };
+                    (name, serde_json::to_string(&e))
+                }
+                Streamed::Done(a) => ("done", serde_json::to_string(&a)),
+                Streamed::Failed(e) => ("error", Ok(serde_json::json!({
+                    "error": {"code": e.code, "message": e.message}
+                }).to_string())),
+            };
+            if let Ok(data) = data {
+                yield Ok(Event::default().event(name).data(data));
+            }
+        }
+    }
+}
+
+/// One of your conversations, with what your clearance may read now.
+#[utoipa::path(get, path = "/v1/conversations/{id}", tag = "api",
+    params(("id" = String, Path, description = "conversation id")),
+    responses((status = 200, body = Object), (status = 404, body = crate::ErrorBody)))]
+pub async fn conversation(
+    State(state): State<AppState>,
+    Authed(caller): Authed,
+    Path(id): Path<String>,
+) -> Result<Json<zhiku_engine::ConversationView>, ApiError> {
+    Ok(Json(state.engine.conversation(&caller, &id).await?))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FeedbackBody {
+    /// The turn's number (1 for the first).
+    pub seq: i64,
+    /// -1, 0 or 1.
+    pub rating: i64,
+    pub comment: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct FeedbackSaved {
+    id: String,
+}
+
+/// Rates a turn of one of your conversations.
+#[utoipa::path(post, path = "/v1/conversations/{id}/feedback", tag = "api",
+    params(("id" = String, Path, description = "conversation id")), request_body = FeedbackBody,
+    responses((status = 200, body = FeedbackSaved), (status = 404, body = crate::ErrorBody)))]
+pub async fn feedback(
+    State(state): State<AppState>,
+    Authed(caller): Authed,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<FeedbackBody>,
+) -> Result<Json<FeedbackSaved>, ApiError> {
+    if body
+        .comment
+        .as_ref()
+        .is_some_and(|c| c.chars().count() > 2_000)
+    {
+        return Err(ApiError::bad_request(
+            "comment_too_long",
+            "a comment may have 2000 characters",
+        ));
+    }
+    let id = state
+        .engine
+        .feedback(&caller, &id, body.seq, body.rating, body.comment.as_deref())
+        .await?;
+    Ok(Json(FeedbackSaved { id }))
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct NearQuery {
+    pub lat: f64,
+    pub lon: f64,
+    /// Default 3000.
+    pub radius_m: Option<f64>,
+    /// Default 10, at most 50.
+    pub k: Option<usize>,
+    /// What to look for (default: sights, museums, heritage).
+    pub q: Option<String>,
+}
+
+/// Places within a radius of a point, nearest first.
+#[utoipa::path(get, path = "/v1/near", tag = "api", params(NearQuery),
+    responses((status = 200, body = Object), (status = 400, body = crate::ErrorBody)))]
+pub async fn near(
+    State(state): State<AppState>,
+    Authed(caller): Authed,
+    query: Result<Query<NearQuery>, QueryRejection>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let Query(q) =
+        query.map_err(|e| ApiError::bad_request("invalid_query_string", e.body_text()))?;
+    let point = GeoRadius {
+        lat: q.lat,
+        lon: q.lon,
+        radius_m: q.radius_m.unwrap_or(3_000.0),
+    };
+    let spots = state
+        .engine
+        .near(&caller, point, q.q.as_deref(), q.k.unwrap_or(10))
+        .await?;
+    Ok(Json(serde_json::json!({ "spots": spots })))
+}
+
+/// What the indexes hold.
+#[utoipa::path(get, path = "/v1/stats", tag = "api", responses((status = 200, body = Object)))]
+pub async fn stats(
+    State(state): State<AppState>,
+    Authed(_caller): Authed,
+) -> Result<Json<zhiku_engine::Stats>, ApiError> {
+    Ok(Json(state.engine.stats().await?))
+}

@@ -1,0 +1,8 @@
+//! The handlers, one file per door: operations, the JSON API, the OpenAI-compatible endpoint,
+//! administration. Each parses, asks the engine, renders.
+
+pub mod admin;
+pub mod answer;
+pub mod api;
+pub mod openai;
+pub mod ops;

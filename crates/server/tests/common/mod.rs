@@ -1,0 +1,201 @@
+//! Real servers for the HTTP tests: the real engine (model, Tantivy, Qdrant Edge, SQLite or
+//! PostgreSQL) behind the real axum server on an ephemeral loopback port.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
+
+use tokio::sync::oneshot;
+use zhiku_core::{Classification, Config};
+use zhiku_engine::{Caller, Engine, IngestOptions};
+
+/// A small corpus in all three domains and at every classification level.
+pub fn write_corpus(root: &Path) {
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/agent");
+    let put = |rel: &str, text: &str| {
+        let p = root.join(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, text).unwrap();
+    };
+    let copy = |from: &str, to: &str| {
+        put(to, &std::fs::read_to_string(fixtures.join(from)).unwrap());
+    };
+    copy(
+        "education/pythagoras-junior.md",
+        "education/pythagoras-junior.md",
+    );
+    copy(
+        "medicine/endocrinology/metformin-en.md",
+        "medicine/endocrinology/metformin-en.md",
+    );
+    copy(
+        "culture/articles/temple-of-heaven-en.md",
+        "culture/articles/temple-of-heaven-en.md",
+    );
+    let sites = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../corpora/culture/sites.jsonl"),
+    )
+    .unwrap();
+    put(
+        "culture/sites.jsonl",
+        &sites.lines().take(3).collect::<Vec<_>>().join("\n"),
+    );
+    put(
+        "medicine/protocols/insulin-pump-internal.md",
+        "---\nid: fx-pump-internal\ntitle: 胰岛素泵夜间交接规程（内部）\nlang: zh\nclassification: internal\ndepartment: endocrinology\n---\n\
+         # 胰岛素泵夜间交接规程\n\n夜班护士交接时逐项核对胰岛素泵的基础率、大剂量设置和储药器余量，规程代号 ZK-INTERNAL-4。\
+         发现泵报警时先测指尖血糖，再按本院流程联系值班医生。\n",
+    );
+    put(
+        "medicine/protocols/insulin-pump-restricted.md",
+        "---\nid: fx-pump-restricted\ntitle: 胰岛素泵故障的内部处置记录（限制级）\nlang: zh\nclassification: restricted\ndepartment: endocrinology\n---\n\
+         # 胰岛素泵故障处置记录\n\n本记录只供质控小组查阅：胰岛素泵故障导致的低血糖事件，按代号 ZK-RESTRICTED-7 的流程上报，\
+         并封存故障泵与输注管路，由设备科检测。\n",
+    );
+}
+
+/// The configuration tests start from: the installed model, a data directory under `dir`.
+pub fn config(dir: &Path) -> Config {
+    let mut config = Config::load(None).expect("configuration");
+    config.data_dir = dir.join("data");
+    config.ingest.corpus_root = dir.to_path_buf();
+    config.llm = Default::default();
+    // Thresholds off: these tests are about the doors, not about abstention.
+    config.agent.min_relevance = 0.0;
+    config.agent.min_term_coverage = 0.0;
+    config.server.body_timeout_ms = 1_000;
+    config.server.max_body_bytes = 64 * 1024;
+    config
+}
+
+/// A running server, stopped (gracefully) when dropped or by `stop`.
+pub struct Running {
+    pub url: String,
+    pub engine: Arc<Engine>,
+    stop: Option<oneshot::Sender<()>>,
+    done: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl Running {
+    /// Asks the server to stop and waits until it has (streams in flight may finish first).
+    pub async fn stop(mut self) {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+        if let Some(d) = self.done.take() {
+            d.await.unwrap();
+        }
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+    }
+}
+
+/// Opens the engine on `config`, ingests `corpus` (if any) and serves it on the current runtime.
+pub async fn start(config: Config, corpus: Option<&Path>) -> Running {
+    let engine = Arc::new(
+        Engine::open(config)
+            .await
+            .expect("engine opens (make setup)"),
+    );
+    if let Some(c) = corpus {
+        let report = engine
+            .ingest(
+                &Caller::operator(Classification::Restricted),
+                &[c.to_path_buf()],
+                &IngestOptions::default(),
+            )
+            .await
+            .unwrap();
+        assert!(report.issues.is_empty(), "{:?}", report.issues);
+    }
+    let listener = zhiku_server::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let (tx, rx) = oneshot::channel::<()>();
+    let e = Arc::clone(&engine);
+    let done = tokio::spawn(async move {
+        zhiku_server::serve(e, listener, async {
+            let _ = rx.await;
+        })
+        .await
+        .unwrap();
+    });
+    Running {
+        url,
+        engine,
+        stop: Some(tx),
+        done: Some(done),
+    }
+}
+
+/// The shared server of most tests, with its keys; it lives on its own thread (each test has
+/// a runtime of its own) for the whole test binary.
+pub struct Shared {
+    pub url: String,
+    pub engine: Arc<Engine>,
+    pub runtime: tokio::runtime::Handle,
+    pub root: PathBuf,
+    /// clinical, internal, medicine only
+    pub nurse: String,
+    /// api, restricted, every domain
+    pub doctor: String,
+    pub admin: String,
+}
+
+pub fn shared() -> &'static Shared {
+    static SHARED: OnceLock<Shared> = OnceLock::new();
+    SHARED.get_or_init(|| {
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .unwrap();
+            let handle = runtime.handle().clone();
+            runtime.block_on(async move {
+                let root = tempfile::tempdir().unwrap().keep();
+                let corpus = root.join("corpus");
+                write_corpus(&corpus);
+                let running = start(config(&root), Some(&corpus)).await;
+                let store = running.engine.store();
+                let medicine = ["medicine".to_string()];
+                let nurse = store
+                    .create_key("nurse", "clinical", "internal", Some(&medicine), false)
+                    .await
+                    .unwrap()
+                    .1;
+                let doctor = store
+                    .create_key("doctor", "api", "restricted", None, false)
+                    .await
+                    .unwrap()
+                    .1;
+                let admin = store
+                    .create_key("ops", "api", "public", None, true)
+                    .await
+                    .unwrap()
+                    .1;
+                tx.send(Shared {
+                    url: running.url.clone(),
+                    engine: Arc::clone(&running.engine),
+                    runtime: handle,
+                    root,
+                    nurse,
+                    doctor,
+                    admin,
+                })
+                .unwrap();
+                // Serve until the test binary exits.
+                std::future::pending::<()>().await;
+                drop(running);
+            });
+        });
+        rx.recv().expect("the shared server starts")
+    })
+}

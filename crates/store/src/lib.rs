@@ -1,0 +1,562 @@
+//! Zhiku's database: conversations and their turns, feedback, API keys, sessions and the
+//! audit trail, behind one interface over SQLite (a file under the data directory, nothing to
+//! install) or PostgreSQL (`database.url`, shared by several replicas). Migrations are built
+//! into the binary and run on open.
+//!
+//! It stores what it is given and decides nothing: who may read a conversation and which
+//! texts may be kept are the engine's rules.
+
+use std::borrow::Cow;
+use std::path::Path;
+use std::sync::Once;
+
+use sqlx::any::{AnyPoolOptions, AnyRow};
+use sqlx::migrate::{Migration, MigrationType, Migrator};
+use sqlx::{AnyPool, Row};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database URL {0:?} is neither sqlite:… nor postgres://…")]
+    UnsupportedUrl(String),
+    #[error("opening the database {place}: {source}")]
+    Open { place: String, source: sqlx::Error },
+    #[error("migrating the database {place}: {source}")]
+    Migrate {
+        place: String,
+        source: sqlx::migrate::MigrateError,
+    },
+    #[error("database error while {doing}: {source}")]
+    Query {
+        doing: &'static str,
+        source: sqlx::Error,
+    },
+}
+
+type Result<T> = std::result::Result<T, StoreError>;
+
+const MIGRATIONS: &[(i64, &str, &str)] =
+    &[(1, "initial", include_str!("../migrations/0001_initial.sql"))];
+
+/// Which database is behind the store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Sqlite => "sqlite",
+            Self::Postgres => "postgres",
+        }
+    }
+}
+
+/// One answered question, as stored. Texts are `None` when they were not kept.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredTurn {
+    pub seq: i64,
+    pub question: Option<String>,
+    pub standalone: Option<String>,
+    pub answer: Option<String>,
+    /// Classification level name of the most restricted passage the answer drew on.
+    pub level: String,
+    pub domain: Option<String>,
+    pub mode: String,
+    pub abstained: bool,
+    pub created_at_ms: i64,
+}
+
+/// A conversation's header.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Conversation {
+    pub id: String,
+    pub owner: String,
+    pub channel: String,
+    pub created_at_ms: i64,
+    pub updated_at_ms: i64,
+}
+
+/// An API key's record (its secret is never stored, only a SHA-256 digest of it).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ApiKey {
+    pub id: String,
+    pub name: String,
+    pub channel: String,
+    /// A classification level name.
+    pub clearance: String,
+    /// `None`: every domain.
+    pub domains: Option<Vec<String>>,
+    pub admin: bool,
+    pub created_at_ms: i64,
+    pub revoked: bool,
+}
+
+pub struct Store {
+    pool: AnyPool,
+    backend: Backend,
+    place: String,
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+fn q(doing: &'static str) -> impl FnOnce(sqlx::Error) -> StoreError {
+    move |source| StoreError::Query { doing, source }
+}
+
+impl Store {
+    /// The SQLite database at `path` (created if missing).
+    pub async fn open_sqlite(path: &Path) -> Result<Self> {
+        Self::connect(&format!("sqlite://{}?mode=rwc", path.display())).await
+    }
+
+    /// `sqlite:…` or `postgres://…`. Runs the migrations the database has not seen.
+    pub async fn connect(url: &str) -> Result<Self> {
+        static DRIVERS: Once = Once::new();
+        DRIVERS.call_once(sqlx::any::install_default_drivers);
+        let backend = if url.starts_with("sqlite:") {
+            Backend::Sqlite
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Backend::Postgres
+        } else {
+            return Err(StoreError::UnsupportedUrl(redact(url)));
+        };
+        let place = redact(url);
+        let mut options = AnyPoolOptions::new()
+            .max_connections(if backend == Backend::Sqlite { 4 } else { 8 })
+            .acquire_timeout(std::time::Duration::from_secs(10));
+        if backend == Backend::Sqlite {
+            // Foreign keys are off by default in SQLite; WAL lets readers run beside a writer.
+            options = options.after_connect(|conn, _| {
+                Box::pin(async move {
+                    sqlx::query("PRAGMA foreign_keys = ON")
+                        .execute(&mut *conn)
+                        .await?;
+                    sqlx::query("PRAGMA journal_mode = WAL")
+                        .execute(&mut *conn)
+                        .await?;
+                    sqlx::query("PRAGMA busy_timeout = 5000")
+                        .execute(&mut *conn)
+                        .await?;
+                    Ok(())
+                })
+            });
+        }
+        let pool = options
+            .connect(url)
+            .await
+            .map_err(|source| StoreError::Open {
+                place: place.clone(),
+                source,
+            })?;
+        let migrator = Migrator {
+            migrations: Cow::Owned(
+                MIGRATIONS
+                    .iter()
+                    .map(|(v, d, sql)| {
+                        Migration::new(
+                            *v,
+                            Cow::Borrowed(d),
+                            MigrationType::Simple,
+                            Cow::Borrowed(sql),
+                            false,
+                        )
+                    })
+                    .collect(),
+            ),
+            ..Migrator::DEFAULT
+        };
+        migrator
+            .run(&pool)
+            .await
+            .map_err(|source| StoreError::Migrate {
+                place: place.clone(),
+                source,
+            })?;
+        Ok(Self {
+            pool,
+            backend,
+            place,
+        })
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// Where the store is, with any password removed.
+    pub fn place(&self) -> &str {
+        &self.place
+    }
+
+    /// Whether the database answers.
+    pub async fn ping(&self) -> Result<()> {
+        sqlx::query("SELECT 1")
+            .execute(&self.pool)
+            .await
+            .map(|_| ())
+            .map_err(q("checking the connection"))
+    }
+
+    pub async fn create_conversation(&self, owner: &str, channel: &str) -> Result<Conversation> {
+        let c = Conversation {
+            id: uuid::Uuid::new_v4().to_string(),
+            owner: owner.to_string(),
+            channel: channel.to_string(),
+            created_at_ms: now_ms(),
+            updated_at_ms: now_ms(),
+        };
+        sqlx::query(
+            "INSERT INTO conversations (id, owner, channel, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(&c.id)
+        .bind(&c.owner)
+        .bind(&c.channel)
+        .bind(c.created_at_ms)
+        .bind(c.updated_at_ms)
+        .execute(&self.pool)
+        .await
+        .map_err(q("creating a conversation"))?;
+        Ok(c)
+    }
+
+    pub async fn conversation(&self, id: &str) -> Result<Option<Conversation>> {
+        let row = sqlx::query(
+            "SELECT id, owner, channel, created_at, updated_at FROM conversations WHERE id = $1",
+        )
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(q("reading a conversation"))?;
+        row.map(|r| conversation_from(&r)).transpose()
+    }
+
+    /// The owner's conversations, most recently used first.
+    pub async fn conversations_of(&self, owner: &str, limit: usize) -> Result<Vec<Conversation>> {
+        let rows = sqlx::query(
+            "SELECT id, owner, channel, created_at, updated_at FROM conversations \
+             WHERE owner = $1 ORDER BY updated_at DESC LIMIT $2",
+        )
+        .bind(owner)
+        .bind(limit as i64)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(q("listing conversations"))?;
+        rows.iter().map(conversation_from).collect()
+    }
+
+    /// The last `limit` turns of a conversation, oldest first.
+    pub async fn turns(&self, conversation_id: &str, limit: usize) -> Result<Vec<StoredTurn>> {
+        let rows = sqlx::query(
+            "SELECT seq, question, standalone, answer, level, domain, mode, abstained, created_at \
+             FROM turns WHERE conversation_id = $1 ORDER BY seq DESC LIMIT $2",
+        )
+        .bind(conversation_id)
+        .bind(limit as i64)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(q("reading turns"))?;
+        let mut turns = rows.iter().map(turn_from).collect::<Result<Vec<_>>>()?;
+        turns.reverse();
+        Ok(turns)
+    }
+
+    /// Appends a turn (its `seq` and time are assigned here) and returns its number.
+    pub async fn append_turn(&self, conversation_id: &str, turn: &StoredTurn) -> Result<i64> {
+        // Two answers finishing at once in one conversation race for the next number; the
+        // primary key refuses the loser, which takes the following one.
+        let mut last_error = None;
+        for _ in 0..5 {
+            let mut tx = self.pool.begin().await.map_err(q("appending a turn"))?;
+            let next: i64 = sqlx::query(
+                "SELECT COALESCE(MAX(seq), 0) + 1 AS next FROM turns WHERE conversation_id = $1",
+            )
+            .bind(conversation_id)
+            .fetch_one(&mut *tx)
+            .await
+            .and_then(|r| r.try_get::<i64, _>("next"))
+            .map_err(q("numbering a turn"))?;
+            let now = now_ms();
+            let inserted = sqlx::query(
+                "INSERT INTO turns (conversation_id, seq, question, standalone, answer, level, \
+                 domain, mode, abstained, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+            )
+            .bind(conversation_id)
+            .bind(next)
+            .bind(turn.question.clone())
+            .bind(turn.standalone.clone())
+            .bind(turn.answer.clone())
+            .bind(&turn.level)
+            .bind(turn.domain.clone())
+            .bind(&turn.mode)
+            .bind(i64::from(turn.abstained))
+            .bind(now)
+            .execute(&mut *tx)
+            .await;
+            match inserted {
+                Ok(_) => {
+                    sqlx::query("UPDATE conversations SET updated_at = $1 WHERE id = $2")
+                        .bind(now)
+                        .bind(conversation_id)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(q("touching a conversation"))?;
+                    tx.commit().await.map_err(q("appending a turn"))?;
+                    return Ok(next);
+                }
+                Err(e) => {
+                    last_error = Some(e);
+                    let _ = tx.rollback().await;
+                }
+            }
+        }
+        Err(StoreError::Query {
+            doing: "appending a turn",
+            source: last_error.unwrap_or(sqlx::Error::PoolClosed),
+        })
+    }
+
+    /// A rating (-1, 0 or 1) of one turn, with an optional comment.
+    pub async fn add_feedback(
+        &self,
+        conversation_id: &str,
+        seq: i64,
+        principal: &str,
+        rating: i64,
+        comment: Option<&str>,
+    ) -> Result<String> {
+        let id = uuid::Uuid::new_v4().to_string();
+        sqlx::query(
+            "INSERT INTO feedback (id, conversation_id, seq, principal, rating, comment, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(&id)
+        .bind(conversation_id)
+        .bind(seq)
+        .bind(principal)
+        .bind(rating)
+        .bind(comment.map(str::to_string))
+        .bind(now_ms())
+        .execute(&self.pool)
+        .await
+        .map_err(q("saving feedback"))?;
+        Ok(id)
+    }
+
+    /// Records who did what (never question text or identifiers).
+    pub async fn audit(
+        &self,
+        principal: &str,
+        channel: &str,
+        action: &str,
+        detail: &str,
+    ) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO audit (id, at, principal, channel, action, detail) VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(uuid::Uuid::new_v4().to_string())
+        .bind(now_ms())
+        .bind(principal)
+        .bind(channel)
+        .bind(action)
+        .bind(detail)
+        .execute(&self.pool)
+        .await
+        .map(|_| ())
+        .map_err(q("writing the audit trail"))
+    }
+
+    /// The newest audit entries, newest first: (principal, channel, action, detail).
+    pub async fn audit_trail(&self, limit: usize) -> Result<Vec<(String, String, String, String)>> {
+        let rows = sqlx::query(
+            "SELECT principal, channel, action, detail FROM audit ORDER BY at DESC LIMIT $1",
+        )
+        .bind(limit as i64)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(q("reading the audit trail"))?;
+        rows.iter()
+            .map(|r| {
+                Ok((
+                    r.try_get(0).map_err(q("reading the audit trail"))?,
+                    r.try_get(1).map_err(q("reading the audit trail"))?,
+                    r.try_get(2).map_err(q("reading the audit trail"))?,
+                    r.try_get(3).map_err(q("reading the audit trail"))?,
+                ))
+            })
+            .collect()
+    }
+
+    /// Makes a key; returns its record and the secret, which is shown once and never stored.
+    pub async fn create_key(
+        &self,
+        name: &str,
+        channel: &str,
+        clearance: &str,
+        domains: Option<&[String]>,
+        admin: bool,
+    ) -> Result<(ApiKey, String)> {
+        let secret = format!(
+            "zk_{}{}",
+            uuid::Uuid::new_v4().simple(),
+            uuid::Uuid::new_v4().simple()
+        );
+        let key = ApiKey {
+            id: uuid::Uuid::new_v4().simple().to_string()[..12].to_string(),
+            name: name.to_string(),
+            channel: channel.to_string(),
+            clearance: clearance.to_string(),
+            domains: domains.map(<[String]>::to_vec),
+            admin,
+            created_at_ms: now_ms(),
+            revoked: false,
+        };
+        sqlx::query(
+            "INSERT INTO api_keys (id, name, key_hash, channel, clearance, domains, admin, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        )
+        .bind(&key.id)
+        .bind(&key.name)
+        .bind(digest(&secret))
+        .bind(&key.channel)
+        .bind(&key.clearance)
+        .bind(key.domains.as_ref().map_or("*".to_string(), |d| d.join(",")))
+        .bind(i64::from(admin))
+        .bind(key.created_at_ms)
+        .execute(&self.pool)
+        .await
+        .map_err(q("creating a key"))?;
+        Ok((key, secret))
+    }
+
+    /// The live key whose secret this is.
+    pub async fn find_key(&self, secret: &str) -> Result<Option<ApiKey>> {
+        let row = sqlx::query(&format!(
+            "SELECT {KEY_COLUMNS} FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL"
+        ))
+        .bind(digest(secret))
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(q("checking a key"))?;
+        row.map(|r| key_from(&r)).transpose()
+    }
+
+    pub async fn keys(&self) -> Result<Vec<ApiKey>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {KEY_COLUMNS} FROM api_keys ORDER BY created_at"
+        ))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(q("listing keys"))?;
+        rows.iter().map(key_from).collect()
+    }
+
+    /// Revokes a key by id; false if there is no live key with that id.
+    pub async fn revoke_key(&self, id: &str) -> Result<bool> {
+        let done =
+            sqlx::query("UPDATE api_keys SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
+                .bind(now_ms())
+                .bind(id)
+                .execute(&self.pool)
+                .await
+                .map_err(q("revoking a key"))?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+const KEY_COLUMNS: &str = "id, name, channel, clearance, domains, admin, created_at, revoked_at";
+
+fn key_from(r: &AnyRow) -> Result<ApiKey> {
+    (|| {
+        let domains: String = r.try_get("domains")?;
+        Ok(ApiKey {
+            id: r.try_get("id")?,
+            name: r.try_get("name")?,
+            channel: r.try_get("channel")?,
+            clearance: r.try_get("clearance")?,
+            domains: (domains != "*").then(|| {
+                domains
+                    .split(',')
+                    .filter(|d| !d.is_empty())
+                    .map(str::to_string)
+                    .collect()
+            }),
+            admin: r.try_get::<i64, _>("admin")? != 0,
+            created_at_ms: r.try_get("created_at")?,
+            revoked: r.try_get::<Option<i64>, _>("revoked_at")?.is_some(),
+        })
+    })()
+    .map_err(q("reading a key"))
+}
+
+fn digest(secret: &str) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(secret.as_bytes()))
+}
+
+fn conversation_from(r: &AnyRow) -> Result<Conversation> {
+    let get = q("reading a conversation");
+    (|| {
+        Ok(Conversation {
+            id: r.try_get("id")?,
+            owner: r.try_get("owner")?,
+            channel: r.try_get("channel")?,
+            created_at_ms: r.try_get("created_at")?,
+            updated_at_ms: r.try_get("updated_at")?,
+        })
+    })()
+    .map_err(get)
+}
+
+fn turn_from(r: &AnyRow) -> Result<StoredTurn> {
+    (|| {
+        Ok(StoredTurn {
+            seq: r.try_get("seq")?,
+            question: r.try_get("question")?,
+            standalone: r.try_get("standalone")?,
+            answer: r.try_get("answer")?,
+            level: r.try_get("level")?,
+            domain: r.try_get("domain")?,
+            mode: r.try_get("mode")?,
+            abstained: r.try_get::<i64, _>("abstained")? != 0,
+            created_at_ms: r.try_get("created_at")?,
+        })
+    })()
+    .map_err(q("reading turns"))
+}
+
+/// The URL without its password, for messages and logs.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let creds = &url[scheme + 3..at];
+            let user = creds.split(':').next().unwrap_or("");
+            format!("{}{user}:***{}", &url[..scheme + 3], &url[at..])
+        }
+        _ => url.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact;
+
+    #[test]
+    fn passwords_never_reach_messages() {
+        assert_eq!(
+            redact("postgres://zhiku:s3cret@db:5432/zhiku"),
+            "postgres://zhiku:***@db:5432/zhiku"
+        );
+        assert_eq!(redact("sqlite:///tmp/x.db"), "sqlite:///tmp/x.db");
+    }
+}
