@@ -41,6 +41,17 @@ async fn get(url: &str, key: Option<&str>) -> (u16, Value) {
     (status, r.json().await.unwrap_or(Value::Null))
 }
 
+async fn get_text(url: &str) -> String {
+    client()
+        .get(url)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+}
+
 fn levels(hits: &Value) -> Vec<String> {
     hits["hits"]
         .as_array()
@@ -131,14 +142,7 @@ async fn operations_health_readiness_metrics_openapi_and_request_ids() {
         json!({"question": "勾股定理是什么", "remember": false}),
     )
     .await;
-    let metrics = client()
-        .get(format!("{}/metrics", s.url))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = get_text(&format!("{}/metrics", s.url)).await;
     for name in [
         "zhiku_http_requests_total{route=\"/v1/search\",status=\"200\"}",
         "zhiku_http_request_duration_seconds_bucket",
@@ -837,14 +841,7 @@ async fn a_failing_model_degrades_visibly_busy_slots_get_429_and_shutdown_lets_s
     assert_eq!(st, 200, "{a}");
     assert_eq!(a["zhiku"]["mode"], "extractive");
     assert!(!a["zhiku"]["notices"].as_array().unwrap().is_empty());
-    let metrics = client()
-        .get(format!("{}/metrics", running.url))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = get_text(&format!("{}/metrics", running.url)).await;
     assert!(
         metrics.contains("zhiku_model_fallbacks_total 1"),
         "{metrics}"
@@ -881,11 +878,9 @@ async fn a_failing_model_degrades_visibly_busy_slots_get_429_and_shutdown_lets_s
 
 #[tokio::test]
 async fn conversations_live_in_postgresql_when_configured() {
-    let Some(url) = std::env::var("ZHIKU_TEST_DATABASE_URL")
-        .ok()
-        .filter(|u| !u.is_empty())
+    let Some(url) =
+        zhiku_testkit::test_database_url("conversations_live_in_postgresql_when_configured")
     else {
-        eprintln!("SKIPPED conversations_live_in_postgresql_when_configured: ZHIKU_TEST_DATABASE_URL is not set (make test sets it)");
         return;
     };
     let root = tempfile::tempdir().unwrap();

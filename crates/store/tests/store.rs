@@ -126,11 +126,7 @@ async fn sqlite_store_keeps_conversations_across_reopen() {
 
 #[tokio::test]
 async fn postgres_store() {
-    let Some(url) = std::env::var("ZHIKU_TEST_DATABASE_URL")
-        .ok()
-        .filter(|u| !u.is_empty())
-    else {
-        eprintln!("SKIPPED postgres_store: ZHIKU_TEST_DATABASE_URL is not set (make test sets it)");
+    let Some(url) = zhiku_testkit::test_database_url("postgres_store") else {
         return;
     };
     let store = Store::connect(&url).await.unwrap();

@@ -5,7 +5,8 @@
 //! are not UTF-8). It records every request so tests can check what was sent.
 //!
 //! It is written over raw TCP rather than an HTTP framework so that it can misbehave exactly
-//! as a broken upstream does. Production code never depends on this crate.
+//! as a broken upstream does. Production code never depends on this crate. It also says which
+//! real test database (PostgreSQL) the tests may use, if any: [`test_database_url`].
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
@@ -376,4 +377,16 @@ fn reason(code: u16) -> &'static str {
         503 => "Service Unavailable",
         _ => "Status",
     }
+}
+
+/// The PostgreSQL database the tests may use (`ZHIKU_TEST_DATABASE_URL`, which `make test`
+/// sets to a throw-away cluster); without one, says that `test` is skipped and returns `None`.
+pub fn test_database_url(test: &str) -> Option<String> {
+    let url = std::env::var("ZHIKU_TEST_DATABASE_URL")
+        .ok()
+        .filter(|u| !u.trim().is_empty());
+    if url.is_none() {
+        eprintln!("SKIPPED {test}: ZHIKU_TEST_DATABASE_URL is not set (make test sets it)");
+    }
+    url
 }
