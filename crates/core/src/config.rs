@@ -250,7 +250,9 @@ impl Default for ServerConfig {
             max_concurrent_answers: 16,
             queue_timeout_ms: 5_000,
             body_timeout_ms: 15_000,
-            request_timeout_ms: 60_000,
+            // Above llm.total_timeout_ms (120 s), so that a whole answer from a slow model is
+            // not cut off here first.
+            request_timeout_ms: 150_000,
             shutdown_grace_ms: 10_000,
             log_questions: false,
         }

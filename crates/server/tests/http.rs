@@ -825,7 +825,15 @@ async fn a_failing_model_degrades_visibly_busy_slots_get_429_and_shutdown_lets_s
     cfg.llm.first_token_timeout_ms = 10_000;
     cfg.server.max_concurrent_answers = 1;
     cfg.server.queue_timeout_ms = 100;
+    cfg.server.anonymous = false;
     let running = start(cfg, Some(&corpus)).await;
+    let (_, key) = running
+        .engine
+        .store()
+        .create_key("tester", "api", "public", None, false)
+        .await
+        .unwrap();
+    let key = key.as_str();
     let (_, ready) = get(&format!("{}/readyz", running.url), None).await;
     assert_eq!(
         (
@@ -837,7 +845,15 @@ async fn a_failing_model_degrades_visibly_busy_slots_get_429_and_shutdown_lets_s
 
     // The model fails: an extractive answer, saying why, in the text and in the notices.
     let chat = format!("{}/v1/chat/completions", running.url);
-    let (st, a) = post(&chat, None, json!({"model": "zhiku-medicine", "messages": [{"role": "user", "content": "What is the starting dose of metformin?"}]})).await;
+    // Anonymous access is off here: no key, no answer.
+    let (st, err) = post(
+        &chat,
+        None,
+        json!({"model": "zhiku", "messages": [{"role": "user", "content": "metformin"}]}),
+    )
+    .await;
+    assert_error(st, &err, 401, "missing_credentials");
+    let (st, a) = post(&chat, Some(key), json!({"model": "zhiku-medicine", "messages": [{"role": "user", "content": "What is the starting dose of metformin?"}]})).await;
     assert_eq!(st, 200, "{a}");
     assert_eq!(a["zhiku"]["mode"], "extractive");
     assert!(!a["zhiku"]["notices"].as_array().unwrap().is_empty());
@@ -850,6 +866,7 @@ async fn a_failing_model_degrades_visibly_busy_slots_get_429_and_shutdown_lets_s
     // A slow streamed answer holds the only slot: a second question gets 429 with Retry-After.
     let slow = client()
         .post(&chat)
+        .bearer_auth(key)
         .json(&json!({"model": "zhiku-medicine", "stream": true, "messages": [{"role": "user", "content": "What is the starting dose of metformin?"}]}))
         .send()
         .await
@@ -857,6 +874,7 @@ async fn a_failing_model_degrades_visibly_busy_slots_get_429_and_shutdown_lets_s
     assert_eq!(slow.status(), 200);
     let r = client()
         .post(&chat)
+        .bearer_auth(key)
         .json(&json!({"model": "zhiku", "messages": [{"role": "user", "content": "metformin"}]}))
         .send()
         .await
