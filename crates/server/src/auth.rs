@@ -23,7 +23,26 @@ impl FromRequestParts<AppState> for Authed {
             .headers
             .get(header::AUTHORIZATION)
             .map(|v| v.to_str().unwrap_or_default().trim().to_string());
-        let Some(value) = header else {
+        // An empty bearer token (what OpenAI clients send when the key field is left blank)
+        // counts as no credentials.
+        let secret = match header.as_deref() {
+            None | Some("") => None,
+            Some(value) => {
+                let token = value
+                    .strip_prefix("Bearer")
+                    .or_else(|| value.strip_prefix("bearer"))
+                    .filter(|rest| rest.is_empty() || rest.starts_with(' '))
+                    .map(str::trim)
+                    .ok_or_else(|| {
+                        ApiError::unauthorized(
+                            "invalid_credentials",
+                            "expected Authorization: Bearer <key>",
+                        )
+                    })?;
+                Some(token).filter(|t| !t.is_empty())
+            }
+        };
+        let Some(secret) = secret else {
             if state.engine.config().server.anonymous {
                 return Ok(Authed(Caller::anonymous(Channel::Api)));
             }
@@ -32,17 +51,6 @@ impl FromRequestParts<AppState> for Authed {
                 "this server requires an API key: Authorization: Bearer <key>",
             ));
         };
-        let secret = value
-            .strip_prefix("Bearer ")
-            .or_else(|| value.strip_prefix("bearer "))
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-            .ok_or_else(|| {
-                ApiError::unauthorized(
-                    "invalid_credentials",
-                    "expected Authorization: Bearer <key>",
-                )
-            })?;
         let key = state
             .engine
             .store()

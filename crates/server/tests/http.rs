@@ -510,6 +510,21 @@ async fn bad_requests_get_json_errors_and_hurt_nobody() {
     assert_error(st, &b, 400, "invalid_query_string");
     let (st, b) = get(&format!("{}/v1/models", s.url), Some("zk_not_a_key")).await;
     assert_error(st, &b, 401, "invalid_credentials");
+    // An empty bearer token (an OpenAI client with its key left blank) is anonymous.
+    let r = client()
+        .get(format!("{}/v1/models", s.url))
+        .header("authorization", "Bearer ")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let r = client()
+        .get(format!("{}/v1/models", s.url))
+        .header("authorization", "Basic abc")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
     let chat = format!("{}/v1/chat/completions", s.url);
     let (st, b) = post(
         &chat,
