@@ -40,7 +40,7 @@ pub async fn precheck(state: &AppState, caller: &Caller, input: &AskInput) -> Re
     narrowing.domains = input.domain.iter().cloned().collect();
     engine.scope(caller, &narrowing)?;
     if let History::Stored(Some(id)) = &input.history {
-        engine.conversation(caller, id).await?;
+        engine.check_conversation(caller, id).await?;
     }
     Ok(())
 }
