@@ -19,6 +19,7 @@ pub struct Config {
     pub agent: AgentConfig,
     pub server: ServerConfig,
     pub database: DatabaseConfig,
+    pub web: WebConfig,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -170,6 +171,40 @@ pub struct DatabaseConfig {
     pub textless_domains: Vec<String>,
 }
 
+/// The chat page at `/` and how its users sign in.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WebConfig {
+    /// How long a sign-in lasts.
+    pub session_hours: u64,
+    /// Mark the session cookie `Secure` (set it when the page is served over HTTPS, directly
+    /// or by a reverse proxy).
+    pub secure_cookie: bool,
+    /// The domains signed-in users may ask about; empty: every domain.
+    pub domains: Vec<String>,
+    /// Behind a school's reverse proxy that authenticates users: the header carrying the user
+    /// name (e.g. `X-Remote-User`). Empty: off. Only believed from `trusted_proxies`.
+    pub trusted_user_header: String,
+    /// Peer addresses (exact IPs) allowed to set `trusted_user_header`.
+    pub trusted_proxies: Vec<String>,
+    /// The role of a proxy-authenticated user who has no local account (a local account's
+    /// role wins): `student` or `teacher`.
+    pub trusted_default_role: String,
+}
+
+impl Default for WebConfig {
+    fn default() -> Self {
+        Self {
+            session_hours: 24 * 7,
+            secure_cookie: false,
+            domains: Vec::new(),
+            trusted_user_header: String::new(),
+            trusted_proxies: vec!["127.0.0.1".into(), "::1".into()],
+            trusted_default_role: "student".into(),
+        }
+    }
+}
+
 /// The folder where `deploy/models/fetch.sh` puts the model and ONNX Runtime by default.
 pub fn default_home() -> PathBuf {
     if let Some(h) = std::env::var_os("ZHIKU_HOME") {
@@ -194,6 +229,7 @@ impl Default for Config {
             agent: AgentConfig::default(),
             server: ServerConfig::default(),
             database: DatabaseConfig::default(),
+            web: WebConfig::default(),
         }
     }
 }

@@ -118,6 +118,11 @@ pub trait Domain: Send + Sync {
     fn description(&self) -> &'static str;
     /// The metadata keys users may filter on in this domain.
     fn filter_fields(&self) -> &'static [FilterField];
+    /// The filter fields a chat page offers as pickers (their values are read from the
+    /// index), most useful first.
+    fn facets(&self) -> &'static [&'static str] {
+        &[]
+    }
     /// Whether this domain has a loader for the file (usually by extension).
     fn accepts(&self, path: &Path) -> bool;
     /// Reads one file. `display_path` is the path to report and to store as the source;

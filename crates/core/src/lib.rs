@@ -15,7 +15,7 @@ mod model;
 pub use classification::Classification;
 pub use config::{
     default_home, AgentConfig, Config, DatabaseConfig, EmbeddingConfig, IngestConfig, LlmConfig,
-    QdrantConfig, RetrievalConfig, ServerConfig,
+    QdrantConfig, RetrievalConfig, ServerConfig, WebConfig,
 };
 pub use domain::{
     AnswerPolicy, Domain, DomainRegistry, DomainRetrieval, FilterField, LoadDefaults, LoadIssue,

@@ -229,6 +229,87 @@ impl KeywordIndex {
         must
     }
 
+    /// Every chunk of one document that the filter lets through, in reading order.
+    pub fn chunks_of(&self, doc_id: &str, filter: &SearchFilter) -> Result<Vec<Chunk>, IndexError> {
+        let mut clauses = self.filter_clauses(filter);
+        clauses.push((
+            Occur::Must,
+            Box::new(TermQuery::new(
+                Term::from_field_text(self.fields.doc_id, doc_id),
+                IndexRecordOption::Basic,
+            )),
+        ));
+        let searcher = self.reader.searcher();
+        let query = BooleanQuery::new(clauses);
+        let addrs = searcher.search(&query, &tantivy::collector::DocSetCollector)?;
+        let mut chunks = Vec::with_capacity(addrs.len());
+        for addr in addrs {
+            chunks.push(self.stored_chunk(&searcher, addr)?);
+        }
+        chunks.sort_by_key(|c| (c.start, c.ordinal));
+        Ok(chunks)
+    }
+
+    /// The values of one metadata key among the chunks the filter lets through, with how
+    /// many chunks carry each, most common first.
+    pub fn tag_values(
+        &self,
+        key: &str,
+        filter: &SearchFilter,
+    ) -> Result<Vec<(String, usize)>, IndexError> {
+        let prefix = format!("{key}=");
+        let searcher = self.reader.searcher();
+        let mut values = std::collections::BTreeSet::new();
+        for segment in searcher.segment_readers() {
+            let inverted = segment.inverted_index(self.fields.tags)?;
+            let mut terms = inverted
+                .terms()
+                .range()
+                .ge(prefix.as_bytes())
+                .into_stream()
+                .map_err(|e| IndexError::Keyword(format!("reading the tags: {e}")))?;
+            while terms.advance() {
+                let Some(value) = std::str::from_utf8(terms.key())
+                    .ok()
+                    .and_then(|t| t.strip_prefix(&prefix))
+                else {
+                    break;
+                };
+                values.insert(value.to_string());
+            }
+        }
+        let mut counted = Vec::with_capacity(values.len());
+        for value in values {
+            let mut clauses = self.filter_clauses(filter);
+            clauses.push((
+                Occur::Must,
+                Box::new(TermQuery::new(
+                    Term::from_field_text(self.fields.tags, &format!("{prefix}{value}")),
+                    IndexRecordOption::Basic,
+                )),
+            ));
+            let n = searcher.search(&BooleanQuery::new(clauses), &tantivy::collector::Count)?;
+            if n > 0 {
+                counted.push((value, n));
+            }
+        }
+        counted.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        Ok(counted)
+    }
+
+    fn stored_chunk(
+        &self,
+        searcher: &tantivy::Searcher,
+        addr: tantivy::DocAddress,
+    ) -> Result<Chunk, IndexError> {
+        let doc: TantivyDocument = searcher.doc(addr)?;
+        let json = doc
+            .get_first(self.fields.stored)
+            .and_then(|v| v.as_str())
+            .ok_or_else(|| IndexError::Corrupt("chunk without stored JSON".into()))?;
+        serde_json::from_str(json).map_err(|e| IndexError::Corrupt(e.to_string()))
+    }
+
     /// BM25 top-`k` chunks for the query under the filter, best first.
     pub fn search(
         &self,
@@ -281,13 +362,7 @@ impl KeywordIndex {
         let top = searcher.search(&query, &TopDocs::with_limit(fetch).order_by_score())?;
         let mut out = Vec::with_capacity(top.len());
         for (score, addr) in top {
-            let doc: TantivyDocument = searcher.doc(addr)?;
-            let json = doc
-                .get_first(f.stored)
-                .and_then(|v| v.as_str())
-                .ok_or_else(|| IndexError::Corrupt("chunk without stored JSON".into()))?;
-            let chunk: Chunk =
-                serde_json::from_str(json).map_err(|e| IndexError::Corrupt(e.to_string()))?;
+            let chunk = self.stored_chunk(&searcher, addr)?;
             if let (Some(g), Some((lat, lon))) = (filter.geo, chunk.location) {
                 if !g.contains(lat, lon) {
                     continue;

@@ -6,6 +6,10 @@
 //! It stores what it is given and decides nothing: who may read a conversation and which
 //! texts may be kept are the engine's rules.
 
+mod accounts;
+
+pub use accounts::{user_principal, Session, User};
+
 use std::borrow::Cow;
 use std::path::Path;
 use std::sync::Once;
@@ -25,6 +29,10 @@ pub enum StoreError {
         place: String,
         source: sqlx::migrate::MigrateError,
     },
+    #[error("{0} already exists")]
+    Exists(String),
+    #[error("password hashing: {0}")]
+    Password(String),
     #[error("database error while {doing}: {source}")]
     Query {
         doing: &'static str,
@@ -34,8 +42,14 @@ pub enum StoreError {
 
 type Result<T> = std::result::Result<T, StoreError>;
 
-const MIGRATIONS: &[(i64, &str, &str)] =
-    &[(1, "initial", include_str!("../migrations/0001_initial.sql"))];
+const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (1, "initial", include_str!("../migrations/0001_initial.sql")),
+    (
+        2,
+        "web users",
+        include_str!("../migrations/0002_web_users.sql"),
+    ),
+];
 
 /// Which database is behind the store.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -74,8 +88,37 @@ pub struct Conversation {
     pub id: String,
     pub owner: String,
     pub channel: String,
+    /// Set by its owner; `None`: the page shows the first question.
+    pub title: Option<String>,
     pub created_at_ms: i64,
     pub updated_at_ms: i64,
+}
+
+/// A conversation in its owner's list: its header, its first turn (to name it by) and size.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConversationSummary {
+    pub conversation: Conversation,
+    pub first_question: Option<String>,
+    /// The first turn's level (see [`StoredTurn::level`]).
+    pub first_level: Option<String>,
+    pub turns: i64,
+}
+
+/// One rating with the turn it rates, for review.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct FeedbackRecord {
+    pub id: String,
+    pub conversation_id: String,
+    pub seq: i64,
+    pub principal: String,
+    pub rating: i64,
+    pub comment: Option<String>,
+    pub created_at_ms: i64,
+    /// The turn's texts where they were kept.
+    pub question: Option<String>,
+    pub answer: Option<String>,
+    pub domain: Option<String>,
+    pub mode: Option<String>,
 }
 
 /// An API key's record (its secret is never stored, only a SHA-256 digest of it).
@@ -208,6 +251,7 @@ impl Store {
             id: uuid::Uuid::new_v4().to_string(),
             owner: owner.to_string(),
             channel: channel.to_string(),
+            title: None,
             created_at_ms: now_ms(),
             updated_at_ms: now_ms(),
         };
@@ -228,7 +272,7 @@ impl Store {
 
     pub async fn conversation(&self, id: &str) -> Result<Option<Conversation>> {
         let row = sqlx::query(
-            "SELECT id, owner, channel, created_at, updated_at FROM conversations WHERE id = $1",
+            "SELECT id, owner, channel, title, created_at, updated_at FROM conversations WHERE id = $1",
         )
         .bind(id)
         .fetch_optional(&self.pool)
@@ -238,17 +282,112 @@ impl Store {
     }
 
     /// The owner's conversations, most recently used first.
-    pub async fn conversations_of(&self, owner: &str, limit: usize) -> Result<Vec<Conversation>> {
+    pub async fn conversations_of(
+        &self,
+        owner: &str,
+        limit: usize,
+    ) -> Result<Vec<ConversationSummary>> {
         let rows = sqlx::query(
-            "SELECT id, owner, channel, created_at, updated_at FROM conversations \
-             WHERE owner = $1 ORDER BY updated_at DESC LIMIT $2",
+            "SELECT c.id, c.owner, c.channel, c.title, c.created_at, c.updated_at, \
+             f.question AS first_question, f.level AS first_level, \
+             (SELECT COUNT(*) FROM turns n WHERE n.conversation_id = c.id) AS turn_count \
+             FROM conversations c \
+             LEFT JOIN turns f ON f.conversation_id = c.id AND f.seq = 1 \
+             WHERE c.owner = $1 ORDER BY c.updated_at DESC LIMIT $2",
         )
         .bind(owner)
         .bind(limit as i64)
         .fetch_all(&self.pool)
         .await
         .map_err(q("listing conversations"))?;
-        rows.iter().map(conversation_from).collect()
+        rows.iter()
+            .map(|r| {
+                Ok(ConversationSummary {
+                    conversation: conversation_from(r)?,
+                    first_question: r
+                        .try_get("first_question")
+                        .map_err(q("listing conversations"))?,
+                    first_level: r
+                        .try_get("first_level")
+                        .map_err(q("listing conversations"))?,
+                    turns: r
+                        .try_get("turn_count")
+                        .map_err(q("listing conversations"))?,
+                })
+            })
+            .collect()
+    }
+
+    /// Names a conversation (`None` clears the name).
+    pub async fn rename_conversation(&self, id: &str, title: Option<&str>) -> Result<bool> {
+        let done = sqlx::query("UPDATE conversations SET title = $1 WHERE id = $2")
+            .bind(title.map(str::to_string))
+            .bind(id)
+            .execute(&self.pool)
+            .await
+            .map_err(q("renaming a conversation"))?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    /// Deletes a conversation with its turns and their feedback, all or nothing.
+    pub async fn delete_conversation(&self, id: &str) -> Result<bool> {
+        let mut tx = self
+            .pool
+            .begin()
+            .await
+            .map_err(q("deleting a conversation"))?;
+        for sql in [
+            "DELETE FROM feedback WHERE conversation_id = $1",
+            "DELETE FROM turns WHERE conversation_id = $1",
+        ] {
+            sqlx::query(sql)
+                .bind(id)
+                .execute(&mut *tx)
+                .await
+                .map_err(q("deleting a conversation"))?;
+        }
+        let done = sqlx::query("DELETE FROM conversations WHERE id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await
+            .map_err(q("deleting a conversation"))?;
+        tx.commit().await.map_err(q("deleting a conversation"))?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    /// Ratings given at or after `since_ms`, oldest first, with the turns they rate.
+    pub async fn feedback_since(&self, since_ms: i64) -> Result<Vec<FeedbackRecord>> {
+        let rows = sqlx::query(
+            "SELECT f.id, f.conversation_id, f.seq, f.principal, f.rating, f.comment, f.created_at, \
+             t.question, t.answer, t.domain, t.mode \
+             FROM feedback f LEFT JOIN turns t \
+             ON t.conversation_id = f.conversation_id AND t.seq = f.seq \
+             WHERE f.created_at >= $1 ORDER BY f.created_at",
+        )
+        .bind(since_ms)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(q("reading feedback"))?;
+        rows.iter()
+            .map(|r| {
+                (|| {
+                    Ok(FeedbackRecord {
+                        id: r.try_get("id")?,
+                        conversation_id: r.try_get("conversation_id")?,
+                        seq: r.try_get("seq")?,
+                        principal: r.try_get("principal")?,
+                        rating: r.try_get("rating")?,
+                        comment: r.try_get("comment")?,
+                        created_at_ms: r.try_get("created_at")?,
+                        question: r.try_get("question")?,
+                        answer: r.try_get("answer")?,
+                        domain: r.try_get("domain")?,
+                        mode: r.try_get("mode")?,
+                    })
+                })()
+                .map_err(q("reading feedback"))
+            })
+            .collect()
     }
 
     /// The last `limit` turns of a conversation, oldest first.
@@ -402,11 +541,7 @@ impl Store {
         domains: Option<&[String]>,
         admin: bool,
     ) -> Result<(ApiKey, String)> {
-        let secret = format!(
-            "zk_{}{}",
-            uuid::Uuid::new_v4().simple(),
-            uuid::Uuid::new_v4().simple()
-        );
+        let secret = new_secret("zk_");
         let key = ApiKey {
             id: uuid::Uuid::new_v4().simple().to_string()[..12].to_string(),
             name: name.to_string(),
@@ -499,6 +634,15 @@ fn key_from(r: &AnyRow) -> Result<ApiKey> {
     .map_err(q("reading a key"))
 }
 
+/// 244 random bits after a prefix that says what the secret is.
+fn new_secret(prefix: &str) -> String {
+    format!(
+        "{prefix}{}{}",
+        uuid::Uuid::new_v4().simple(),
+        uuid::Uuid::new_v4().simple()
+    )
+}
+
 fn digest(secret: &str) -> String {
     use sha2::Digest;
     hex::encode(sha2::Sha256::digest(secret.as_bytes()))
@@ -511,6 +655,7 @@ fn conversation_from(r: &AnyRow) -> Result<Conversation> {
             id: r.try_get("id")?,
             owner: r.try_get("owner")?,
             channel: r.try_get("channel")?,
+            title: r.try_get("title")?,
             created_at_ms: r.try_get("created_at")?,
             updated_at_ms: r.try_get("updated_at")?,
         })

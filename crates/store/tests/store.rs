@@ -92,7 +92,158 @@ async fn exercise(store: &Store) -> String {
     assert!(store.find_key("zk_wrong").await.unwrap().is_none());
     assert!(store.revoke_key(&key.id).await.unwrap());
     assert!(store.find_key(&secret).await.unwrap().is_none());
+    accounts(store, &run).await;
+    conversations_are_listed_renamed_and_deleted(store, &alice, &a.id, &run).await;
     alice
+}
+
+/// Passwords are checked against Argon2 hashes; sessions open by token, end at sign-out, at a
+/// new password and with the account.
+async fn accounts(store: &Store, run: &str) {
+    let name = format!("学生-{run}");
+    let user = store
+        .create_user(&name, "student", Some("正确的密码 pw"))
+        .await
+        .unwrap();
+    assert!(user.has_password);
+    assert!(matches!(
+        store.create_user(&name, "teacher", None).await,
+        Err(zhiku_store::StoreError::Exists(_))
+    ));
+    assert_eq!(
+        store
+            .check_password(&name, "正确的密码 pw")
+            .await
+            .unwrap()
+            .map(|u| u.role),
+        Some("student".to_string())
+    );
+    assert!(store
+        .check_password(&name, "wrong")
+        .await
+        .unwrap()
+        .is_none());
+    assert!(store
+        .check_password("nobody-here", "正确的密码 pw")
+        .await
+        .unwrap()
+        .is_none());
+    let proxy_only = store
+        .create_user(&format!("proxy-{run}"), "teacher", None)
+        .await
+        .unwrap();
+    assert!(!proxy_only.has_password);
+    assert!(store
+        .check_password(&proxy_only.name, "")
+        .await
+        .unwrap()
+        .is_none());
+    let principal = zhiku_store::user_principal(&name);
+    let hour = std::time::Duration::from_secs(3600);
+    let token = store
+        .create_session(&principal, "public", hour)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.session(&token).await.unwrap().unwrap().principal,
+        principal
+    );
+    assert!(store.session("zs_forged").await.unwrap().is_none());
+    let expired = store
+        .create_session(&principal, "public", std::time::Duration::ZERO)
+        .await
+        .unwrap();
+    assert!(store.session(&expired).await.unwrap().is_none());
+    store.end_session(&token).await.unwrap();
+    assert!(store.session(&token).await.unwrap().is_none());
+    let again = store
+        .create_session(&principal, "public", hour)
+        .await
+        .unwrap();
+    assert!(store.set_password(&name, "新密码").await.unwrap());
+    assert!(
+        store.session(&again).await.unwrap().is_none(),
+        "a new password signs the account out"
+    );
+    assert!(store
+        .check_password(&name, "新密码")
+        .await
+        .unwrap()
+        .is_some());
+    assert!(store.set_role(&name, "teacher").await.unwrap());
+    let last = store
+        .create_session(&principal, "internal", hour)
+        .await
+        .unwrap();
+    assert!(store.remove_user(&name).await.unwrap());
+    assert!(store.session(&last).await.unwrap().is_none());
+    assert!(store.user(&name).await.unwrap().is_none());
+    assert!(store
+        .users()
+        .await
+        .unwrap()
+        .iter()
+        .any(|u| u.name == proxy_only.name));
+}
+
+async fn conversations_are_listed_renamed_and_deleted(
+    store: &Store,
+    alice: &str,
+    rated: &str,
+    run: &str,
+) {
+    let listed = store.conversations_of(alice, 10).await.unwrap();
+    let first = listed.iter().find(|c| c.conversation.id == rated).unwrap();
+    assert_eq!(first.first_question.as_deref(), Some("问题 0"));
+    assert_eq!(first.turns, 5);
+    assert!(store
+        .rename_conversation(rated, Some("勾股定理"))
+        .await
+        .unwrap());
+    assert_eq!(
+        store
+            .conversation(rated)
+            .await
+            .unwrap()
+            .unwrap()
+            .title
+            .as_deref(),
+        Some("勾股定理")
+    );
+    let exported = store.feedback_since(0).await.unwrap();
+    let mine: Vec<_> = exported.iter().filter(|f| f.principal == alice).collect();
+    assert_eq!(mine.len(), 1);
+    assert_eq!(mine[0].question.as_deref(), Some("问题 0"));
+    // Deleting takes the turns and their feedback with it, and nothing else.
+    let doomed = store.create_conversation(alice, "web").await.unwrap();
+    store
+        .append_turn(&doomed.id, &turn(Some("删掉我"), "public"))
+        .await
+        .unwrap();
+    store
+        .add_feedback(&doomed.id, 1, alice, -1, None)
+        .await
+        .unwrap();
+    let other = store
+        .create_conversation(&format!("carol-{run}"), "web")
+        .await
+        .unwrap();
+    store
+        .append_turn(&other.id, &turn(Some("别人的"), "public"))
+        .await
+        .unwrap();
+    assert!(store.delete_conversation(&doomed.id).await.unwrap());
+    assert!(store.conversation(&doomed.id).await.unwrap().is_none());
+    assert!(store.turns(&doomed.id, 10).await.unwrap().is_empty());
+    assert!(!store
+        .feedback_since(0)
+        .await
+        .unwrap()
+        .iter()
+        .any(|f| f.conversation_id == doomed.id));
+    assert_eq!(store.turns(&other.id, 10).await.unwrap().len(), 1);
+    assert_eq!(store.turns(rated, 10).await.unwrap().len(), 5);
+    assert!(!store.delete_conversation(&doomed.id).await.unwrap());
 }
 
 fn uuid_like() -> String {
@@ -113,6 +264,7 @@ async fn sqlite_store_keeps_conversations_across_reopen() {
     let store = Store::open_sqlite(&path).await.unwrap();
     let alice = exercise(&store).await;
     let id = store.conversations_of(&alice, 1).await.unwrap()[0]
+        .conversation
         .id
         .clone();
     store.close().await;

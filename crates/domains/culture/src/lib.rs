@@ -84,6 +84,9 @@ impl Domain for CultureDomain {
     fn filter_fields(&self) -> &'static [FilterField] {
         FIELDS
     }
+    fn facets(&self) -> &'static [&'static str] {
+        &["category", "district"]
+    }
     fn accepts(&self, path: &Path) -> bool {
         matches!(
             extension(path).as_str(),

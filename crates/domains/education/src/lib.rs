@@ -184,6 +184,9 @@ impl Domain for EducationDomain {
     fn filter_fields(&self) -> &'static [FilterField] {
         FIELDS
     }
+    fn facets(&self) -> &'static [&'static str] {
+        &["subject", "grade_band"]
+    }
     fn accepts(&self, path: &Path) -> bool {
         matches!(extension(path).as_str(), "md" | "markdown" | "docx" | "pdf")
     }

@@ -215,6 +215,9 @@ impl Domain for MedicineDomain {
     fn filter_fields(&self) -> &'static [FilterField] {
         FIELDS
     }
+    fn facets(&self) -> &'static [&'static str] {
+        &["department", "strength"]
+    }
     fn accepts(&self, path: &Path) -> bool {
         matches!(
             extension(path).as_str(),
