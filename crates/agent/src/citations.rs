@@ -3,11 +3,11 @@
 //! answer carries exactly the sources it cites, each traceable to a byte span. Works on a
 //! stream: a marker cut across two pieces of a streamed answer is held back until complete.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use zhiku_core::Hit;
 
 /// One cited source: the passage number and where its text lives.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Citation {
     pub marker: usize,
     pub chunk_id: String,

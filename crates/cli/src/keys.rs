@@ -32,12 +32,7 @@ pub enum KeysCommand {
 }
 
 pub async fn open_store(config: &Config) -> anyhow::Result<Store> {
-    Ok(if config.database.url.trim().is_empty() {
-        std::fs::create_dir_all(&config.data_dir)?;
-        Store::open_sqlite(&config.data_dir.join("zhiku.db")).await?
-    } else {
-        Store::connect(config.database.url.trim()).await?
-    })
+    Ok(zhiku_engine::open_store(config, &config.data_dir).await?)
 }
 
 pub async fn run(config: Config, command: KeysCommand) -> anyhow::Result<ExitCode> {

@@ -10,6 +10,7 @@ mod eval;
 mod keys;
 mod search;
 mod serve;
+mod users;
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -58,7 +59,7 @@ enum Command {
         #[arg(long)]
         server: Option<String>,
     },
-    /// Serve over HTTP: the JSON API, the OpenAI-compatible endpoint, health and metrics.
+    /// Serve over HTTP: the chat page, the JSON API, the OpenAI-compatible endpoint, health and metrics.
     Serve {
         /// Address to listen on (default server.listen, 127.0.0.1:8080; port 0 picks one).
         #[arg(long, env = "ZHIKU_LISTEN")]
@@ -68,6 +69,16 @@ enum Command {
     Keys {
         #[command(subcommand)]
         command: keys::KeysCommand,
+    },
+    /// Manage the web chat's local accounts (students, teachers, admins).
+    Users {
+        #[command(subcommand)]
+        command: users::UsersCommand,
+    },
+    /// Review what users rated.
+    Feedback {
+        #[command(subcommand)]
+        command: users::FeedbackCommand,
     },
     /// Answer a question from the indexes, citing its sources (by the configured model, else
     /// extractive).
@@ -180,6 +191,8 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         },
         Command::Serve { listen } => serve::serve(config, listen).await,
         Command::Keys { command } => keys::run(config, command).await,
+        Command::Users { command } => users::run(config, command).await,
+        Command::Feedback { command } => users::feedback(config, command).await,
         Command::Stats { ids } => app::stats(&config, ids).await,
     }
 }

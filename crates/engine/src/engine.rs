@@ -6,13 +6,14 @@ use std::sync::Arc;
 use serde::Serialize;
 use zhiku_agent::{Agent, Answer, AnswerEvent, AnswerMode, AskRequest, Turn};
 use zhiku_core::{
-    validate_query, Classification, Config, DomainRegistry, GeoRadius, RetrievalMode, SearchFilter,
+    validate_query, Config, DomainRegistry, GeoRadius, RetrievalMode, SearchFilter,
 };
 use zhiku_embed::Embedder;
 use zhiku_index::{HybridRetriever, IndexSet, SearchResults};
 use zhiku_ingest::{IngestOptions, IngestReport, Ingestor};
 use zhiku_store::{Store, StoredTurn};
 
+use crate::conversations::visible;
 use crate::scope::{resolve, Narrowing};
 use crate::{Caller, EngineError};
 
@@ -54,6 +55,16 @@ pub async fn discard(indexes: IndexSet) {
     }
 }
 
+/// The store a data directory's engine uses: `database.url`, else SQLite at
+/// `<dir>/zhiku.db` (commands that manage keys and users open it without the model).
+pub async fn open_store(config: &Config, dir: &Path) -> Result<Store, EngineError> {
+    if config.database.url.trim().is_empty() {
+        Ok(Store::open_sqlite(&dir.join("zhiku.db")).await?)
+    } else {
+        Ok(Store::connect(config.database.url.trim()).await?)
+    }
+}
+
 /// Where an answer's earlier turns come from.
 #[derive(Debug, Clone, Default)]
 pub enum History {
@@ -82,6 +93,7 @@ pub struct AskInput {
 #[derive(Debug, Clone, Serialize)]
 pub struct ConversationView {
     pub id: String,
+    pub title: Option<String>,
     pub channel: String,
     pub created_at_ms: i64,
     pub turns: Vec<TurnView>,
@@ -93,10 +105,21 @@ pub struct TurnView {
     /// `None` when not stored (clinical questions) or withheld.
     pub question: Option<String>,
     pub answer: Option<String>,
+    /// The answer's sources and notices, as they were sent with it (empty when not kept).
+    #[serde(flatten)]
+    pub sources: TurnSources,
+    pub abstained: bool,
     pub domain: Option<String>,
     pub mode: String,
     /// The turn drew on material above the caller's present clearance: its texts are not shown.
     pub withheld: bool,
+}
+
+/// What a stored answer cited and noted, so that a reopened conversation shows it as it was.
+#[derive(Debug, Clone, Default, Serialize, serde::Deserialize)]
+pub struct TurnSources {
+    pub citations: Vec<zhiku_agent::Citation>,
+    pub notices: Vec<String>,
 }
 
 /// What the data directory holds.
@@ -155,11 +178,7 @@ impl Engine {
     pub async fn open_at(dir: PathBuf, config: Config) -> Result<Self, EngineError> {
         let embedder = Arc::new(Embedder::load(&config.embedding)?);
         let indexes = IndexSet::open(&dir, &config).await?;
-        let store = if config.database.url.trim().is_empty() {
-            Store::open_sqlite(&dir.join("zhiku.db")).await?
-        } else {
-            Store::connect(config.database.url.trim()).await?
-        };
+        let store = open_store(&config, &dir).await?;
         let registry = Arc::new(crate::registry());
         let retriever = HybridRetriever::new(
             indexes.clone(),
@@ -317,7 +336,7 @@ impl Engine {
             history,
             conversation_id: conversation_id.clone(),
         };
-        let answer = self.agent.ask(request, on_event).await?;
+        let mut answer = self.agent.ask(request, on_event).await?;
         if let Some(id) = &conversation_id {
             let textless = self.config.database.textless_domains.iter().any(|d| {
                 domain.as_deref() == Some(d.as_str()) || answer.domains.iter().any(|a| a == d)
@@ -332,81 +351,20 @@ impl Engine {
                 domain,
                 mode: format!("{:?}", answer.mode).to_lowercase(),
                 abstained: answer.abstained,
+                sources: (!textless)
+                    .then(|| {
+                        serde_json::to_string(&TurnSources {
+                            citations: answer.citations.clone(),
+                            notices: answer.notices.clone(),
+                        })
+                        .ok()
+                    })
+                    .flatten(),
                 created_at_ms: 0,
             };
-            self.store.append_turn(id, &turn).await?;
+            answer.turn = Some(self.store.append_turn(id, &turn).await?);
         }
         Ok(answer)
-    }
-
-    /// A conversation of the caller's, with what its present clearance may read.
-    pub async fn conversation(
-        &self,
-        caller: &Caller,
-        id: &str,
-    ) -> Result<ConversationView, EngineError> {
-        let c = self.owned_conversation(caller, id).await?;
-        let turns = self
-            .store
-            .turns(id, 1_000)
-            .await?
-            .into_iter()
-            .map(|t| {
-                let shown = visible(&t, caller);
-                TurnView {
-                    seq: t.seq,
-                    question: t.question.filter(|_| shown),
-                    answer: t.answer.filter(|_| shown),
-                    domain: t.domain,
-                    mode: t.mode,
-                    withheld: !shown,
-                }
-            })
-            .collect();
-        Ok(ConversationView {
-            id: c.id,
-            channel: c.channel,
-            created_at_ms: c.created_at_ms,
-            turns,
-        })
-    }
-
-    /// Rates one turn of the caller's conversation (-1, 0 or 1).
-    pub async fn feedback(
-        &self,
-        caller: &Caller,
-        conversation_id: &str,
-        seq: i64,
-        rating: i64,
-        comment: Option<&str>,
-    ) -> Result<String, EngineError> {
-        if !(-1..=1).contains(&rating) {
-            return Err(
-                zhiku_core::CoreError::InvalidQuery("rating must be -1, 0 or 1".into()).into(),
-            );
-        }
-        self.owned_conversation(caller, conversation_id).await?;
-        Ok(self
-            .store
-            .add_feedback(conversation_id, seq, caller.principal(), rating, comment)
-            .await?)
-    }
-
-    /// Whether `id` is one of the caller's conversations ("not found" otherwise), without
-    /// reading its turns.
-    pub async fn check_conversation(&self, caller: &Caller, id: &str) -> Result<(), EngineError> {
-        self.owned_conversation(caller, id).await.map(|_| ())
-    }
-
-    async fn owned_conversation(
-        &self,
-        caller: &Caller,
-        id: &str,
-    ) -> Result<zhiku_store::Conversation, EngineError> {
-        match self.store.conversation(id).await? {
-            Some(c) if c.owner == caller.principal() => Ok(c),
-            _ => Err(EngineError::ConversationNotFound(id.to_string())),
-        }
     }
 
     /// Ingests files or folders the engine's machine can read. Searches go on meanwhile and
@@ -554,10 +512,6 @@ pub async fn stats_of(indexes: &IndexSet) -> Result<Stats, EngineError> {
 }
 
 /// Whether a stored turn may be shown to `caller` now: it drew on nothing above its clearance.
-fn visible(turn: &StoredTurn, caller: &Caller) -> bool {
-    let level: Classification = turn.level.parse().unwrap_or(Classification::Restricted);
-    level <= caller.clearance()
-}
 #[cfg(test)]
 mod tests {
     use super::*;

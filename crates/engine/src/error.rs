@@ -16,6 +16,16 @@ pub enum EngineError {
         scope: String,
         fields: Vec<&'static str>,
     },
+    /// A wrong name or password (which of the two is not said).
+    #[error("wrong user name or password")]
+    BadCredentials,
+    #[error("unknown role {0:?}: student, teacher or admin")]
+    UnknownRole(String),
+    #[error("{0}")]
+    InvalidAccount(String),
+    /// Unknown, or above the caller's clearance: the two are indistinguishable on purpose.
+    #[error("document {0:?} not found")]
+    DocumentNotFound(String),
     /// The caller is who it says but may not do this.
     #[error("{0}")]
     Forbidden(String),
@@ -40,6 +50,8 @@ pub enum EngineError {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ErrorKind {
     Invalid,
+    /// The credentials do not prove who the caller says.
+    Unauthenticated,
     Forbidden,
     NotFound,
     /// Another ingest is running; try again.
@@ -60,12 +72,17 @@ impl From<AgentError> for EngineError {
 impl EngineError {
     pub fn kind(&self) -> ErrorKind {
         match self {
-            Self::Invalid(_) | Self::UnknownFilterKey { .. } => ErrorKind::Invalid,
+            Self::Invalid(_)
+            | Self::UnknownFilterKey { .. }
+            | Self::UnknownRole(_)
+            | Self::InvalidAccount(_) => ErrorKind::Invalid,
+            Self::BadCredentials => ErrorKind::Unauthenticated,
+            Self::Store(StoreError::Exists(_)) => ErrorKind::Invalid,
             Self::Agent(e) if e.is_caller_error() => ErrorKind::Invalid,
             Self::Index(IndexError::Core(_)) => ErrorKind::Invalid,
             Self::Ingest(IngestError::PruneTooLarge { .. }) => ErrorKind::Invalid,
             Self::Forbidden(_) => ErrorKind::Forbidden,
-            Self::ConversationNotFound(_) => ErrorKind::NotFound,
+            Self::ConversationNotFound(_) | Self::DocumentNotFound(_) => ErrorKind::NotFound,
             Self::Index(IndexError::Busy(_))
             | Self::Ingest(IngestError::Index(IndexError::Busy(_))) => ErrorKind::Busy,
             _ => ErrorKind::Unavailable,
@@ -82,6 +99,11 @@ impl EngineError {
             Self::UnknownFilterKey { .. } => "unknown_filter_key",
             Self::Forbidden(_) => "forbidden",
             Self::ConversationNotFound(_) => "conversation_not_found",
+            Self::DocumentNotFound(_) => "document_not_found",
+            Self::BadCredentials => "bad_credentials",
+            Self::UnknownRole(_) => "unknown_role",
+            Self::InvalidAccount(_) => "invalid_account",
+            Self::Store(StoreError::Exists(_)) => "already_exists",
             Self::Ingest(IngestError::PruneTooLarge { .. }) => "prune_too_large",
             e if e.kind() == ErrorKind::Busy => "busy",
             e if e.kind() == ErrorKind::Invalid => "invalid_request",

@@ -7,17 +7,23 @@
 //! the rules about who may see what live here, once: clearance and allowed domains come from
 //! the caller, a request can only narrow them, conversations belong to their caller.
 
+mod accounts;
 mod caller;
+mod conversations;
+mod documents;
 mod domains;
 mod engine;
 mod error;
 mod scope;
 
+pub use accounts::{add_user, set_password, Role, WebUser};
 pub use caller::{Caller, Channel};
+pub use conversations::ConversationItem;
+pub use documents::{DocumentView, DomainFacets, FacetValue};
 pub use domains::registry;
 pub use engine::{
-    discard, scratch_config, stats_of, uses_server, AskInput, ConversationView, Engine, History,
-    Readiness, Spot, Stats, TurnView,
+    discard, open_store, scratch_config, stats_of, uses_server, AskInput, ConversationView, Engine, History,
+    Readiness, Spot, Stats, TurnSources, TurnView,
 };
 pub use error::{EngineError, ErrorKind};
 pub use scope::Narrowing;

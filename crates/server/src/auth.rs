@@ -1,10 +1,15 @@
-//! Who is calling, from the `Authorization: Bearer <key>` header and nothing else. No key:
-//! an anonymous caller with `public` clearance, if `server.anonymous` allows it.
+//! Who is calling, from credentials and nothing else, in this order: an
+//! `Authorization: Bearer <key>` header (systems); the web chat's session cookie (a signed-in
+//! user); the trusted proxy's user header, when configured and sent by a trusted proxy. None
+//! of these: an anonymous caller with `public` clearance, if `server.anonymous` allows it.
 
-use axum::extract::FromRequestParts;
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::header;
 use axum::http::request::Parts;
-use zhiku_engine::{Caller, Channel, Classification};
+use axum_extra::extract::cookie::CookieJar;
+use zhiku_engine::{Caller, Channel, Classification, WebUser};
 
 use crate::error::ApiError;
 use crate::AppState;
@@ -43,6 +48,9 @@ impl FromRequestParts<AppState> for Authed {
             }
         };
         let Some(secret) = secret else {
+            if let Some(user) = web_user(parts, state).await? {
+                return Ok(Authed(state.engine.web_caller(&user)));
+            }
             if state.engine.config().server.anonymous {
                 return Ok(Authed(Caller::anonymous(Channel::Api)));
             }
@@ -75,6 +83,59 @@ impl FromRequestParts<AppState> for Authed {
             key.admin,
         )))
     }
+}
+
+/// The session cookie's name; the cookie is `HttpOnly` and `SameSite=Strict`.
+pub const SESSION_COOKIE: &str = "zhiku_session";
+
+/// The session token the request's cookie carries, if any.
+pub fn session_token(parts: &Parts) -> Option<String> {
+    CookieJar::from_headers(&parts.headers)
+        .get(SESSION_COOKIE)
+        .map(|c| c.value().to_string())
+        .filter(|v| !v.is_empty())
+}
+
+/// The web user a request comes from: its session cookie, else the trusted proxy's header.
+/// A cookie that no longer opens a session is a 401 (sign in again), never a silent fall back
+/// to anonymous: a teacher must not quietly become a guest.
+pub async fn web_user(parts: &Parts, state: &AppState) -> Result<Option<WebUser>, ApiError> {
+    if let Some(token) = session_token(parts) {
+        return match state.engine.session_user(&token).await? {
+            Some(user) => Ok(Some(user)),
+            None => Err(ApiError::unauthorized(
+                "session_expired",
+                "your session has ended: sign in again",
+            )),
+        };
+    }
+    let web = &state.engine.config().web;
+    let header_name = web.trusted_user_header.trim();
+    if header_name.is_empty() {
+        return Ok(None);
+    }
+    let Some(value) = parts.headers.get(header_name) else {
+        return Ok(None);
+    };
+    let peer = parts
+        .extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ConnectInfo(addr)| addr.ip());
+    let trusted = peer.is_some_and(|ip| {
+        web.trusted_proxies
+            .iter()
+            .any(|p| p.trim().parse::<std::net::IpAddr>() == Ok(ip))
+    });
+    if !trusted {
+        return Err(ApiError::unauthorized(
+            "untrusted_proxy_header",
+            format!("{header_name} is accepted only from web.trusted_proxies"),
+        ));
+    }
+    let name = value.to_str().map_err(|_| {
+        ApiError::bad_request("invalid_user_header", format!("{header_name} is not text"))
+    })?;
+    Ok(Some(state.engine.proxy_user(name).await?))
 }
 
 impl FromRequestParts<AppState> for Admin {

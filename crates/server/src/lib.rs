@@ -18,6 +18,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::routing::{get, post};
+use tower_http::compression::CompressionLayer;
 use axum::Router;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
@@ -85,7 +86,19 @@ impl AppState {
 pub fn router(state: AppState) -> Router {
     let request_timeout = Duration::from_millis(state.engine.config().server.request_timeout_ms);
     let upload_limit = state.limits.max_upload_bytes;
+    // Compressed: the page's files (the first load is bounded), never the answer streams.
+    let page = Router::new()
+        .route("/", get(routes::web::index))
+        .route("/assets/{*path}", get(routes::web::asset))
+        .layer(CompressionLayer::new());
     Router::new()
+        .merge(page)
+        .route("/auth/me", get(routes::web::who))
+        .route("/auth/login", post(routes::web::login))
+        .route("/auth/logout", post(routes::web::logout))
+        .route("/v1/domains", get(routes::api::domains))
+        .route("/v1/documents/{id}", get(routes::api::document))
+        .route("/v1/conversations", get(routes::api::conversations))
         .route("/healthz", get(routes::ops::healthz))
         .route("/readyz", get(routes::ops::readyz))
         .route("/metrics", get(routes::ops::metrics))
@@ -99,7 +112,12 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/ask", post(routes::api::ask))
         .route("/v1/near", get(routes::api::near))
         .route("/v1/stats", get(routes::api::stats))
-        .route("/v1/conversations/{id}", get(routes::api::conversation))
+        .route(
+            "/v1/conversations/{id}",
+            get(routes::api::conversation)
+                .patch(routes::api::rename_conversation)
+                .delete(routes::api::delete_conversation),
+        )
         .route(
             "/v1/conversations/{id}/feedback",
             post(routes::api::feedback),

@@ -3,7 +3,7 @@
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::routes::{admin, api, openai, ops};
+use crate::routes::{admin, api, openai, ops, web};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -11,13 +11,16 @@ use crate::routes::{admin, api, openai, ops};
         title = "Zhiku (智库)",
         description = "Retrieval-augmented answers over education, medicine and culture material, \
             citing their sources. Authenticate with `Authorization: Bearer <key>` (keys: `zhiku keys add`); \
-            without a key a caller is anonymous with public clearance, if the server allows it. \
+            the chat page's users sign in at `/auth/login` (a session cookie; accounts: `zhiku users add`); \
+            without either a caller is anonymous with public clearance, if the server allows it. \
             Every error is `{\"error\": {\"code\", \"message\"}}`."
     ),
     paths(
         ops::healthz, ops::readyz, ops::metrics, ops::openapi,
         openai::models, openai::chat_completions,
         api::search, api::ask, api::conversation, api::feedback, api::near, api::stats,
+        api::conversations, api::rename_conversation, api::delete_conversation, api::document,
+        api::domains, web::who, web::login, web::logout,
         admin::ingest,
     ),
     components(schemas(crate::ErrorBody)),

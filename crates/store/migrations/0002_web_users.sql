@@ -8,6 +8,9 @@ CREATE TABLE users (
 );
 
 ALTER TABLE conversations ADD COLUMN title TEXT;
+-- What a reopened answer needs to show its sources and notices (JSON, NULL when the texts
+-- were not kept).
+ALTER TABLE turns ADD COLUMN sources TEXT;
 
 CREATE INDEX feedback_by_time ON feedback (created_at);
 CREATE INDEX sessions_by_principal ON sessions (principal);

@@ -79,6 +79,8 @@ pub struct StoredTurn {
     pub domain: Option<String>,
     pub mode: String,
     pub abstained: bool,
+    /// The answer's citations and notices as JSON (the engine's to read), when kept.
+    pub sources: Option<String>,
     pub created_at_ms: i64,
 }
 
@@ -153,8 +155,14 @@ fn q(doing: &'static str) -> impl FnOnce(sqlx::Error) -> StoreError {
 }
 
 impl Store {
-    /// The SQLite database at `path` (created if missing).
+    /// The SQLite database at `path` (created, with its folder, if missing).
     pub async fn open_sqlite(path: &Path) -> Result<Self> {
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent).map_err(|e| StoreError::Open {
+                place: parent.display().to_string(),
+                source: sqlx::Error::Io(e),
+            })?;
+        }
         Self::connect(&format!("sqlite://{}?mode=rwc", path.display())).await
     }
 
@@ -393,7 +401,8 @@ impl Store {
     /// The last `limit` turns of a conversation, oldest first.
     pub async fn turns(&self, conversation_id: &str, limit: usize) -> Result<Vec<StoredTurn>> {
         let rows = sqlx::query(
-            "SELECT seq, question, standalone, answer, level, domain, mode, abstained, created_at \
+            "SELECT seq, question, standalone, answer, level, domain, mode, abstained, sources, \
+             created_at \
              FROM turns WHERE conversation_id = $1 ORDER BY seq DESC LIMIT $2",
         )
         .bind(conversation_id)
@@ -424,7 +433,8 @@ impl Store {
             let now = now_ms();
             let inserted = sqlx::query(
                 "INSERT INTO turns (conversation_id, seq, question, standalone, answer, level, \
-                 domain, mode, abstained, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+                 domain, mode, abstained, sources, created_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
             )
             .bind(conversation_id)
             .bind(next)
@@ -435,6 +445,7 @@ impl Store {
             .bind(turn.domain.clone())
             .bind(&turn.mode)
             .bind(i64::from(turn.abstained))
+            .bind(turn.sources.clone())
             .bind(now)
             .execute(&mut *tx)
             .await;
@@ -674,6 +685,7 @@ fn turn_from(r: &AnyRow) -> Result<StoredTurn> {
             domain: r.try_get("domain")?,
             mode: r.try_get("mode")?,
             abstained: r.try_get::<i64, _>("abstained")? != 0,
+            sources: r.try_get("sources")?,
             created_at_ms: r.try_get("created_at")?,
         })
     })()

@@ -13,6 +13,7 @@ fn turn(question: Option<&str>, level: &str) -> StoredTurn {
         domain: Some("culture".into()),
         mode: "extractive".into(),
         abstained: false,
+        sources: question.map(|_| r#"{"citations":[]}"#.to_string()),
         created_at_ms: 0,
     }
 }
@@ -47,6 +48,7 @@ async fn exercise(store: &Store) -> String {
     assert_eq!(last3[0].question.as_deref(), Some("问题 2"), "oldest first");
     assert_eq!(last3[2].question, None, "a text not stored stays absent");
     assert_eq!(last3[2].level, "restricted");
+    assert_eq!(last3[0].sources.as_deref(), Some(r#"{"citations":[]}"#));
     assert!(store.turns(&b.id, 10).await.unwrap().is_empty());
     // Concurrent appends to one conversation each get their own number.
     let (tx, ty) = (turn(Some("x"), "public"), turn(Some("y"), "public"));

@@ -314,3 +314,92 @@ pub async fn stats(
 ) -> Result<Json<zhiku_engine::Stats>, ApiError> {
     Ok(Json(state.engine.stats().await?))
 }
+
+/// Your conversations, most recent first (signed-in users and keys; guests have no list).
+#[utoipa::path(get, path = "/v1/conversations", tag = "api",
+    responses((status = 200, body = Object), (status = 403, body = crate::ErrorBody)))]
+pub async fn conversations(
+    State(state): State<AppState>,
+    Authed(caller): Authed,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let list = state.engine.conversations(&caller).await?;
+    Ok(Json(serde_json::json!({ "conversations": list })))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RenameBody {
+    /// The new name; empty clears it (the first question names it again).
+    pub title: String,
+}
+
+/// Renames one of your conversations.
+#[utoipa::path(patch, path = "/v1/conversations/{id}", tag = "api",
+    params(("id" = String, Path, description = "conversation id")), request_body = RenameBody,
+    responses((status = 204), (status = 404, body = crate::ErrorBody)))]
+pub async fn rename_conversation(
+    State(state): State<AppState>,
+    Authed(caller): Authed,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<RenameBody>,
+) -> Result<axum::http::StatusCode, ApiError> {
+    state
+        .engine
+        .rename_conversation(&caller, &id, &body.title)
+        .await?;
+    Ok(axum::http::StatusCode::NO_CONTENT)
+}
+
+/// Deletes one of your conversations, with its answers and their ratings.
+#[utoipa::path(delete, path = "/v1/conversations/{id}", tag = "api",
+    params(("id" = String, Path, description = "conversation id")),
+    responses((status = 204), (status = 404, body = crate::ErrorBody)))]
+pub async fn delete_conversation(
+    State(state): State<AppState>,
+    Authed(caller): Authed,
+    Path(id): Path<String>,
+) -> Result<axum::http::StatusCode, ApiError> {
+    state.engine.delete_conversation(&caller, &id).await?;
+    Ok(axum::http::StatusCode::NO_CONTENT)
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct DocumentQuery {
+    /// Mark this chunk (a citation's `chunk_id`).
+    pub chunk: Option<String>,
+    /// Bytes of text to give on each side of the marked chunk; absent: the whole document.
+    pub context: Option<usize>,
+}
+
+/// A document you may read, as indexed, with a cited chunk marked: `before`, `cited`,
+/// `after`. An unknown document and one above your clearance are both 404.
+#[utoipa::path(get, path = "/v1/documents/{id}", tag = "api",
+    params(("id" = String, Path, description = "document id (a citation's doc_id)"), DocumentQuery),
+    responses((status = 200, body = Object), (status = 404, body = crate::ErrorBody)))]
+pub async fn document(
+    State(state): State<AppState>,
+    Authed(caller): Authed,
+    Path(id): Path<String>,
+    query: Result<Query<DocumentQuery>, QueryRejection>,
+) -> Result<Json<zhiku_engine::DocumentView>, ApiError> {
+    let Query(q) =
+        query.map_err(|e| ApiError::bad_request("invalid_query_string", e.body_text()))?;
+    Ok(Json(
+        state
+            .engine
+            .document(&caller, &id, q.chunk.as_deref(), q.context)
+            .await?,
+    ))
+}
+
+/// The domains you may ask about, each with the values of its pickers (subject, grade band…)
+/// among what you may read.
+#[utoipa::path(get, path = "/v1/domains", tag = "api", responses((status = 200, body = Object)))]
+pub async fn domains(
+    State(state): State<AppState>,
+    Authed(caller): Authed,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let domains = state.engine.domains(&caller).await?;
+    Ok(Json(serde_json::json!({ "domains": domains })))
+}

@@ -1,4 +1,4 @@
-//! The handlers, one file per door: operations, the JSON API, the OpenAI-compatible endpoint,
+//! The handlers, one file per door: operations, the chat page and signing in, the JSON API, the OpenAI-compatible endpoint,
 //! administration. Each parses, asks the engine, renders.
 
 pub mod admin;
@@ -6,3 +6,4 @@ pub mod answer;
 pub mod api;
 pub mod openai;
 pub mod ops;
+pub mod web;
