@@ -73,6 +73,20 @@ pub async fn serve(config: Config, listen: Option<String>) -> anyhow::Result<Exi
     println!(
         "  OpenAI-compatible base URL: {url}/v1   API document: {url}/openapi.json   Ctrl-C stops"
     );
+    let accounts = engine.store().users().await.map(|u| u.len()).unwrap_or(0);
+    println!(
+        "  Chat page: {url}/   {}",
+        if accounts == 0 {
+            "no accounts yet: add one with `zhiku users add NAME --role teacher|student`"
+                .to_string()
+        } else {
+            format!("{accounts} accounts (zhiku users list)")
+        } + if engine.config().server.anonymous {
+            "; guests may ask (public material only)"
+        } else {
+            ""
+        }
+    );
     if stats.documents == 0 {
         println!("  The index is empty: add documents with `zhiku ingest --server {url} PATHS` (an admin key) or POST /admin/ingest.");
     }

@@ -98,7 +98,11 @@ pub async fn run(config: Config, command: UsersCommand) -> anyhow::Result<ExitCo
                     "{}\t{}\t{}",
                     u.name,
                     u.role,
-                    if u.has_password { "password" } else { "proxy only" }
+                    if u.has_password {
+                        "password"
+                    } else {
+                        "proxy only"
+                    }
                 );
             }
         }

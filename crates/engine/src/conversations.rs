@@ -108,13 +108,19 @@ impl Engine {
 
     /// The caller's conversations, most recently used first. Anonymous callers have none to
     /// list: their conversations are reachable only by id.
-    pub async fn conversations(&self, caller: &Caller) -> Result<Vec<ConversationItem>, EngineError> {
+    pub async fn conversations(
+        &self,
+        caller: &Caller,
+    ) -> Result<Vec<ConversationItem>, EngineError> {
         if caller.is_anonymous() {
             return Err(EngineError::Forbidden(
                 "sign in to keep a list of conversations".into(),
             ));
         }
-        let summaries = self.store().conversations_of(caller.principal(), LISTED).await?;
+        let summaries = self
+            .store()
+            .conversations_of(caller.principal(), LISTED)
+            .await?;
         Ok(summaries
             .into_iter()
             .map(|s| {

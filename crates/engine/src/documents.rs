@@ -180,7 +180,11 @@ impl Engine {
             line: c.source.line,
             classification: c.classification.as_str().to_string(),
             metadata: c.metadata.clone(),
-            section: if marked.is_some() { c.section.clone() } else { String::new() },
+            section: if marked.is_some() {
+                c.section.clone()
+            } else {
+                String::new()
+            },
             chunk_id: marked.map(|_| c.id.clone()),
             start: marked.map_or(0, |_| base.unwrap_or(0) + c.start),
             end: marked.map_or(0, |_| base.unwrap_or(0) + c.end),

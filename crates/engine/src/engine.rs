@@ -5,9 +5,7 @@ use std::sync::Arc;
 
 use serde::Serialize;
 use zhiku_agent::{Agent, Answer, AnswerEvent, AnswerMode, AskRequest, Turn};
-use zhiku_core::{
-    validate_query, Config, DomainRegistry, GeoRadius, RetrievalMode, SearchFilter,
-};
+use zhiku_core::{validate_query, Config, DomainRegistry, GeoRadius, RetrievalMode, SearchFilter};
 use zhiku_embed::Embedder;
 use zhiku_index::{HybridRetriever, IndexSet, SearchResults};
 use zhiku_ingest::{IngestOptions, IngestReport, Ingestor};

@@ -18,10 +18,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::routing::{get, post};
-use tower_http::compression::CompressionLayer;
 use axum::Router;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
+use tower_http::compression::CompressionLayer;
 use zhiku_engine::Engine;
 
 pub use error::{ApiError, ErrorBody};

@@ -68,7 +68,8 @@ pub async fn asset(Path(path): Path<String>) -> Response {
     match Page::get(&format!("assets/{path}")) {
         Some(file) => {
             let mime = file.metadata.mimetype().to_string();
-            let mut response = ([(header::CONTENT_TYPE, mime)], file.data.into_owned()).into_response();
+            let mut response =
+                ([(header::CONTENT_TYPE, mime)], file.data.into_owned()).into_response();
             response.headers_mut().insert(
                 header::CACHE_CONTROL,
                 HeaderValue::from_static("public, max-age=31536000, immutable"),
