@@ -127,7 +127,7 @@ async function loadConversations() {
 function roleLabel() {
   const u = state.me?.user;
   if (!u) return t('guest');
-  return t({ student: 'roleStudent', teacher: 'roleTeacher', admin: 'roleAdmin' }[u.role] ?? 'guest');
+  return t({ student: 'roleStudent', teacher: 'roleTeacher' }[u.role] ?? 'guest');
 }
 
 function renderApp() {

@@ -124,6 +124,26 @@ describe('without a model (extractive answers)', () => {
     await context.close();
   });
 
+  test('the page works by keyboard alone', async () => {
+    const { context, page } = await signIn(server.url, 'alice');
+    assert.equal(await page.evaluate(() => document.activeElement.id), 'question', 'focus starts in the question box');
+    await page.keyboard.type('一元二次方程的求根公式是什么？');
+    await page.keyboard.press('Enter');
+    const turn = page.locator('article.turn').last();
+    await turn.locator('.reply[aria-busy="false"]').waitFor();
+    const link = turn.locator('a.cite').first();
+    const focused = () => link.evaluate((a) => a === document.activeElement);
+    for (let i = 0; i < 60 && !(await focused()); i++) await page.keyboard.press('Tab');
+    assert.ok(await focused(), 'Tab reaches the [n] link');
+    await page.keyboard.press('Enter');
+    await page.locator('#source-panel mark.cited').waitFor();
+    assert.equal(await page.evaluate(() => document.activeElement.id), 'source-title', 'focus moves into the panel');
+    await page.keyboard.press('Escape');
+    assert.ok(await page.locator('#source-panel').isHidden(), 'Escape closes it');
+    assert.ok(await focused(), 'and focus returns to the link');
+    await context.close();
+  });
+
   test('a guest may ask without signing in, sees public material only and keeps no list', async () => {
     const context = await browser.newContext({ locale: 'en-US' });
     const page = await context.newPage();

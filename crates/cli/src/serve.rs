@@ -64,34 +64,36 @@ pub async fn serve(config: Config, listen: Option<String>) -> anyhow::Result<Exi
     } else {
         "no model configured: answers are extractive".to_string()
     };
-    println!(
-        "Zhiku is serving {} documents from {} at {url}/ (ready in {:.1} s; {mode})",
+    let accounts = engine.store().users().await.map(|u| u.len()).unwrap_or(0);
+    let mut banner = format!(
+        "Zhiku is serving {} documents from {} at {url}/ (ready in {:.1} s; {mode})\n\
+         \x20 OpenAI-compatible base URL: {url}/v1   API document: {url}/openapi.json   Ctrl-C stops\n\
+         \x20 Chat page: {url}/   {}{}\n",
         stats.documents,
         data_dir.display(),
-        started.elapsed().as_secs_f64()
-    );
-    println!(
-        "  OpenAI-compatible base URL: {url}/v1   API document: {url}/openapi.json   Ctrl-C stops"
-    );
-    let accounts = engine.store().users().await.map(|u| u.len()).unwrap_or(0);
-    println!(
-        "  Chat page: {url}/   {}",
+        started.elapsed().as_secs_f64(),
         if accounts == 0 {
             "no accounts yet: add one with `zhiku users add NAME --role teacher|student`"
                 .to_string()
         } else {
             format!("{accounts} accounts (zhiku users list)")
-        } + if engine.config().server.anonymous {
+        },
+        if engine.config().server.anonymous {
             "; guests may ask (public material only)"
         } else {
             ""
         }
     );
     if stats.documents == 0 {
-        println!("  The index is empty: add documents with `zhiku ingest --server {url} PATHS` (an admin key) or POST /admin/ingest.");
+        banner.push_str(&format!("  The index is empty: add documents with `zhiku ingest --server {url} PATHS` (an admin key) or POST /admin/ingest.\n"));
     }
+    // Written at once, and a closed stdout (a supervisor that read the first line and went
+    // away) must not stop the server.
     use std::io::Write;
-    let _ = std::io::stdout().flush();
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(banner.as_bytes());
+    let _ = out.flush();
+    drop(out);
     let result = zhiku_server::serve(engine, listener, shutdown_signal()).await;
     let _ = std::fs::remove_file(note_path(&data_dir));
     result?;

@@ -15,8 +15,7 @@ pub enum UsersCommand {
     /// of standard input with --password-stdin.
     Add {
         name: String,
-        /// student (public material), teacher (also internal material) or admin (a teacher
-        /// who may also ingest).
+        /// student (public material) or teacher (also internal material).
         #[arg(long)]
         role: String,
         #[arg(long)]

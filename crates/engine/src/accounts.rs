@@ -18,8 +18,6 @@ pub enum Role {
     Student,
     /// Also `internal` material (answer keys, observation records).
     Teacher,
-    /// A teacher who may also ingest and review feedback.
-    Admin,
 }
 
 impl Role {
@@ -27,14 +25,13 @@ impl Role {
         match self {
             Self::Student => "student",
             Self::Teacher => "teacher",
-            Self::Admin => "admin",
         }
     }
 
     pub fn clearance(self) -> Classification {
         match self {
             Self::Student => Classification::Public,
-            Self::Teacher | Self::Admin => Classification::Internal,
+            Self::Teacher => Classification::Internal,
         }
     }
 }
@@ -46,7 +43,6 @@ impl FromStr for Role {
         match s.trim().to_ascii_lowercase().as_str() {
             "student" => Ok(Self::Student),
             "teacher" => Ok(Self::Teacher),
-            "admin" => Ok(Self::Admin),
             other => Err(EngineError::UnknownRole(other.to_string())),
         }
     }
@@ -96,7 +92,8 @@ fn check_password(password: &str) -> Result<(), EngineError> {
 }
 
 impl Engine {
-    /// The caller a web user's requests run as.
+    /// The caller a web user's requests run as. Never an administrator: administration
+    /// (ingest) takes an admin key, not a browser's cookie.
     pub fn web_caller(&self, user: &WebUser) -> Caller {
         let domains = &self.config().web.domains;
         Caller::authenticated(
@@ -104,7 +101,7 @@ impl Engine {
             Channel::Web,
             user.role.clearance(),
             (!domains.is_empty()).then(|| domains.clone()),
-            user.role == Role::Admin,
+            false,
         )
     }
 

@@ -19,7 +19,7 @@ pub enum EngineError {
     /// A wrong name or password (which of the two is not said).
     #[error("wrong user name or password")]
     BadCredentials,
-    #[error("unknown role {0:?}: student, teacher or admin")]
+    #[error("unknown role {0:?}: student or teacher")]
     UnknownRole(String),
     #[error("{0}")]
     InvalidAccount(String),

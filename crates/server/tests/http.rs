@@ -12,7 +12,7 @@ use serde_json::{json, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use zhiku_testkit::{FakeLlm, Reply};
 
-use common::{config, shared, start, write_corpus};
+use common::{config, doc_ids, shared, start, write_corpus};
 
 fn client() -> reqwest::Client {
     reqwest::Client::builder()
@@ -58,15 +58,6 @@ fn levels(hits: &Value) -> Vec<String> {
         .unwrap()
         .iter()
         .map(|h| h["chunk"]["classification"].as_str().unwrap().to_string())
-        .collect()
-}
-
-fn doc_ids(hits: &Value) -> Vec<String> {
-    hits["hits"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|h| h["chunk"]["doc_id"].as_str().unwrap().to_string())
         .collect()
 }
 

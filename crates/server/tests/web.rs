@@ -178,14 +178,7 @@ async fn students_and_teachers_sign_in_and_see_what_their_role_allows() {
     // The role sets the clearance, on the server.
     let search = json!({"query": "胰岛素泵 交接 ZK-INTERNAL-4", "k": 10});
     let (_, hits) = web.post("/v1/search", Some(&alice), search.clone()).await;
-    let ids = |hits: &Value| -> Vec<String> {
-        hits["hits"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|h| h["chunk"]["doc_id"].as_str().unwrap().to_string())
-            .collect()
-    };
+    let ids = common::doc_ids;
     assert!(!ids(&hits).contains(&"fx-pump-internal".to_string()));
     let (_, hits) = web.post("/v1/search", Some(&bob), search).await;
     assert!(ids(&hits).contains(&"fx-pump-internal".to_string()));

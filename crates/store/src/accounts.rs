@@ -104,13 +104,18 @@ impl Store {
     }
 
     pub async fn user(&self, name: &str) -> Result<Option<User>> {
-        let row =
-            sqlx::query("SELECT name, role, password_hash, created_at FROM users WHERE name = $1")
-                .bind(name)
-                .fetch_optional(&self.pool)
-                .await
-                .map_err(q("reading a user"))?;
-        row.map(|r| user_from(&r)).transpose()
+        self.user_row(name)
+            .await?
+            .map(|r| user_from(&r))
+            .transpose()
+    }
+
+    async fn user_row(&self, name: &str) -> Result<Option<AnyRow>> {
+        sqlx::query("SELECT name, role, password_hash, created_at FROM users WHERE name = $1")
+            .bind(name)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(q("reading a user"))
     }
 
     pub async fn users(&self) -> Result<Vec<User>> {
@@ -124,12 +129,7 @@ impl Store {
 
     /// The account, if the password is its own. Takes as long for an unknown name.
     pub async fn check_password(&self, name: &str, password: &str) -> Result<Option<User>> {
-        let row =
-            sqlx::query("SELECT name, role, password_hash, created_at FROM users WHERE name = $1")
-                .bind(name)
-                .fetch_optional(&self.pool)
-                .await
-                .map_err(q("reading a user"))?;
+        let row = self.user_row(name).await?;
         let (user, hash) = match &row {
             Some(r) => (
                 Some(user_from(r)?),

@@ -199,3 +199,13 @@ pub fn shared() -> &'static Shared {
         rx.recv().expect("the shared server starts")
     })
 }
+
+/// The document ids of a `/v1/search` response's hits, in rank order.
+pub fn doc_ids(hits: &serde_json::Value) -> Vec<String> {
+    hits["hits"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["chunk"]["doc_id"].as_str().unwrap().to_string())
+        .collect()
+}
