@@ -315,7 +315,7 @@ async function openConversation(id) {
     }));
   } catch (e) {
     if (e.status === 401) return expired();
-    els.status.textContent = `${t('error')}: ${e.message}`;
+    window.alert(`${t('error')}: ${e.message}`);
     return;
   }
   document.body.classList.remove('sidebar-open');
@@ -330,6 +330,7 @@ async function renameConversation(c, current) {
     await api.call('PATCH', `/v1/conversations/${encodeURIComponent(c.id)}`, { title });
   } catch (e) {
     if (e.status === 401) return expired();
+    window.alert(`${t('error')}: ${e.message}`);
   }
   await refreshList();
 }
@@ -340,6 +341,8 @@ async function deleteConversation(c) {
     await api.call('DELETE', `/v1/conversations/${encodeURIComponent(c.id)}`);
   } catch (e) {
     if (e.status === 401) return expired();
+    window.alert(`${t('error')}: ${e.message}`);
+    return;
   }
   if (state.conversationId === c.id) newConversation();
   await refreshList();

@@ -120,7 +120,8 @@ pub async fn web_user(parts: &Parts, state: &AppState) -> Result<Option<WebUser>
     let peer = parts
         .extensions
         .get::<ConnectInfo<SocketAddr>>()
-        .map(|ConnectInfo(addr)| addr.ip());
+        // An IPv4 peer of a dual-stack listener arrives as ::ffff:a.b.c.d.
+        .map(|ConnectInfo(addr)| addr.ip().to_canonical());
     let trusted = peer.is_some_and(|ip| {
         web.trusted_proxies
             .iter()
