@@ -12,7 +12,7 @@ use serde_json::{json, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use zhiku_testkit::{FakeLlm, Reply};
 
-use common::{config, doc_ids, shared, start, write_corpus};
+use common::{assert_error, config, doc_ids, shared, start, write_corpus};
 
 fn client() -> reqwest::Client {
     reqwest::Client::builder()
@@ -59,17 +59,6 @@ fn levels(hits: &Value) -> Vec<String> {
         .iter()
         .map(|h| h["chunk"]["classification"].as_str().unwrap().to_string())
         .collect()
-}
-
-fn assert_error(status: u16, body: &Value, want_status: u16, want_code: &str) {
-    assert_eq!(status, want_status, "{body}");
-    assert_eq!(body["error"]["code"], want_code, "{body}");
-    assert!(
-        body["error"]["message"]
-            .as_str()
-            .is_some_and(|m| !m.is_empty()),
-        "{body}"
-    );
 }
 
 /// Whether a text cites a passage with an `[n]` marker.

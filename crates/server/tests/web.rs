@@ -4,6 +4,8 @@
 
 mod common;
 
+use common::assert_error;
+
 use std::time::Duration;
 
 use reqwest::header::{HeaderMap, HeaderValue, COOKIE, SET_COOKIE};
@@ -57,6 +59,19 @@ impl Web {
             )
             .await;
         (s, b)
+    }
+
+    /// The status of a request with a session cookie.
+    async fn status(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        cookie: &str,
+        body: Option<Value>,
+    ) -> u16 {
+        self.call(method, path, Some(cookie), HeaderMap::new(), body)
+            .await
+            .0
     }
 
     /// Signs in; returns the `Cookie` header value to send back.
@@ -139,10 +154,7 @@ async fn students_and_teachers_sign_in_and_see_what_their_role_allows() {
         .contains("script-src 'self'"));
     assert_eq!(r.headers()["content-encoding"], "gzip");
     let (status, body) = web.get("/assets/no-such.js", None).await;
-    assert_eq!(
-        (status, body["error"]["code"].as_str()),
-        (404, Some("not_found"))
-    );
+    assert_error(status, &body, 404, "not_found");
 
     // Signing in.
     let (status, body) = web
@@ -152,10 +164,7 @@ async fn students_and_teachers_sign_in_and_see_what_their_role_allows() {
             json!({"name": "alice", "password": "wrong-password"}),
         )
         .await;
-    assert_eq!(
-        (status, body["error"]["code"].as_str()),
-        (401, Some("bad_credentials"))
-    );
+    assert_error(status, &body, 401, "bad_credentials");
     let (status, body) = web
         .post(
             "/auth/login",
@@ -163,10 +172,7 @@ async fn students_and_teachers_sign_in_and_see_what_their_role_allows() {
             json!({"name": "nobody", "password": "alice-password"}),
         )
         .await;
-    assert_eq!(
-        (status, body["error"]["code"].as_str()),
-        (401, Some("bad_credentials"))
-    );
+    assert_error(status, &body, 401, "bad_credentials");
     let alice = web.sign_in("alice", "alice-password").await;
     let bob = web.sign_in("bob", "bob-password").await;
     let (_, me) = web.get("/auth/me", Some(&alice)).await;
@@ -235,10 +241,7 @@ async fn students_and_teachers_sign_in_and_see_what_their_role_allows() {
             Some(&bob),
         )
         .await;
-    assert_eq!(
-        (status, body["error"]["code"].as_str()),
-        (404, Some("document_not_found"))
-    );
+    assert_error(status, &body, 404, "document_not_found");
 
     // The pickers' values come from the index, within the caller's clearance.
     let (_, domains) = web.get("/v1/domains", Some(&alice)).await;
@@ -269,23 +272,18 @@ async fn students_and_teachers_sign_in_and_see_what_their_role_allows() {
     );
     let (_, list) = web.get("/v1/conversations", Some(&bob)).await;
     assert_eq!(list["conversations"], json!([]));
-    let rename = |cookie: String, title: &'static str| {
-        let web = &web;
-        let id = id.clone();
-        async move {
-            web.call(
-                reqwest::Method::PATCH,
-                &format!("/v1/conversations/{id}"),
-                Some(&cookie),
-                HeaderMap::new(),
-                Some(json!({ "title": title })),
-            )
-            .await
-            .0
-        }
-    };
-    assert_eq!(rename(bob.clone(), "不是我的").await, 404);
-    assert_eq!(rename(alice.clone(), "勾股定理").await, 204);
+    let path = format!("/v1/conversations/{id}");
+    let patch = reqwest::Method::PATCH;
+    let renamed = |title: &str| Some(json!({ "title": title }));
+    assert_eq!(
+        web.status(patch.clone(), &path, &bob, renamed("不是我的"))
+            .await,
+        404
+    );
+    assert_eq!(
+        web.status(patch, &path, &alice, renamed("勾股定理")).await,
+        204
+    );
     let (_, view) = web
         .get(&format!("/v1/conversations/{id}"), Some(&alice))
         .await;
@@ -294,23 +292,15 @@ async fn students_and_teachers_sign_in_and_see_what_their_role_allows() {
         !view["turns"][0]["citations"].as_array().unwrap().is_empty(),
         "{view}"
     );
-    let delete = |cookie: String| {
-        let web = &web;
-        let id = id.clone();
-        async move {
-            web.call(
-                reqwest::Method::DELETE,
-                &format!("/v1/conversations/{id}"),
-                Some(&cookie),
-                HeaderMap::new(),
-                None,
-            )
-            .await
-            .0
-        }
-    };
-    assert_eq!(delete(bob.clone()).await, 404);
-    assert_eq!(delete(alice.clone()).await, 204);
+    assert_eq!(
+        web.status(reqwest::Method::DELETE, &path, &bob, None).await,
+        404
+    );
+    assert_eq!(
+        web.status(reqwest::Method::DELETE, &path, &alice, None)
+            .await,
+        204
+    );
     assert_eq!(
         web.get(&format!("/v1/conversations/{id}"), Some(&alice))
             .await
@@ -318,10 +308,7 @@ async fn students_and_teachers_sign_in_and_see_what_their_role_allows() {
         404
     );
     let (status, body) = web.get("/v1/conversations", None).await;
-    assert_eq!(
-        (status, body["error"]["code"].as_str()),
-        (403, Some("forbidden"))
-    );
+    assert_error(status, &body, 403, "forbidden");
 
     // The trusted proxy's header: believed from 127.0.0.1 only.
     let mut proxied = HeaderMap::new();
@@ -353,10 +340,7 @@ async fn students_and_teachers_sign_in_and_see_what_their_role_allows() {
     let (status, _, body) = elsewhere
         .call(reqwest::Method::GET, "/auth/me", None, proxied, None)
         .await;
-    assert_eq!(
-        (status, body["error"]["code"].as_str()),
-        (401, Some("untrusted_proxy_header"))
-    );
+    assert_error(status, &body, 401, "untrusted_proxy_header");
 
     // Signing out ends the session: the old cookie is refused, not taken for a guest.
     let (status, headers, _) = web
@@ -371,9 +355,6 @@ async fn students_and_teachers_sign_in_and_see_what_their_role_allows() {
     assert_eq!(status, 204);
     assert!(headers[SET_COOKIE].to_str().unwrap().contains("Max-Age=0"));
     let (status, body) = web.get("/v1/conversations", Some(&alice)).await;
-    assert_eq!(
-        (status, body["error"]["code"].as_str()),
-        (401, Some("session_expired"))
-    );
+    assert_error(status, &body, 401, "session_expired");
     running.stop().await;
 }

@@ -209,3 +209,15 @@ pub fn doc_ids(hits: &serde_json::Value) -> Vec<String> {
         .map(|h| h["chunk"]["doc_id"].as_str().unwrap().to_string())
         .collect()
 }
+
+/// An error response: its status, its stable code, and a message for people.
+pub fn assert_error(status: u16, body: &serde_json::Value, want_status: u16, want_code: &str) {
+    assert_eq!(status, want_status, "{body}");
+    assert_eq!(body["error"]["code"], want_code, "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .is_some_and(|m| !m.is_empty()),
+        "{body}"
+    );
+}
