@@ -179,6 +179,7 @@ impl Agent {
                 d.dedup();
                 d
             },
+            redacted_identifiers: 0,
         };
         tracing::debug!(
             mode = ?answer.mode,

@@ -84,6 +84,14 @@ pub struct Answer {
     pub level: Classification,
     /// The domains of those passages, sorted: what the answer is about, whatever was asked.
     pub domains: Vec<String>,
+    /// Patient identifiers replaced by placeholders in the question before anything else saw
+    /// it (set by the engine).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub redacted_identifiers: usize,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 impl Answer {

@@ -27,5 +27,6 @@ pub use citations::{check_citations, CheckedAnswer, Citation};
 pub use conversation::{rule_rewrite, Turn};
 pub use extractive::{extractive_answer, ExtractiveAnswer, ExtractiveOptions};
 pub use lang::{detect_language, Language};
+pub use messages::redacted as redaction_notice;
 pub use prompts::{PromptSet, PromptSource};
 pub use relevance::Relevance;

@@ -91,3 +91,14 @@ pub fn truncated(lang: Language) -> &'static str {
         Language::English => "The model's answer reached its length limit and may be incomplete.",
     }
 }
+
+pub fn redacted(lang: Language, n: usize, kinds: &str) -> String {
+    match lang {
+        Language::Chinese => format!(
+            "问题中的 {n} 处患者标识（{kinds}）已替换为占位符，检索、大模型和日志都看不到原文。"
+        ),
+        Language::English => format!(
+            "{n} patient identifier(s) ({kinds}) in the question were replaced by placeholders; neither search, the model nor the logs saw them."
+        ),
+    }
+}

@@ -3,12 +3,13 @@
 use std::process::ExitCode;
 
 use clap::Subcommand;
-use zhiku_engine::{Classification, Config};
-use zhiku_store::Store;
+use zhiku_engine::{Classification, Config, RateLimit};
+use zhiku_store::{NewKey, Store};
 
 #[derive(Subcommand)]
 pub enum KeysCommand {
     /// Make a key and print its secret (once).
+    #[command(alias = "create")]
     Add {
         #[arg(long)]
         name: String,
@@ -21,9 +22,16 @@ pub enum KeysCommand {
         /// The door it is for: api, web, clinical or mini-program.
         #[arg(long, default_value = "api")]
         channel: String,
-        /// It may ingest (POST /admin/ingest, zhiku ingest --server).
+        /// It may ingest (POST /admin/ingest, zhiku ingest --server) and read the audit trail.
         #[arg(long)]
         admin: bool,
+        /// Requests allowed per period, e.g. 120/min or 10/s (per replica); unlimited when
+        /// absent. Beyond it: 429 with Retry-After.
+        #[arg(long)]
+        rate: Option<RateLimit>,
+        /// Last day the key works (YYYY-MM-DD, UTC), or an exact time (RFC 3339).
+        #[arg(long)]
+        expires: Option<String>,
     },
     /// List keys (never their secrets).
     List,
@@ -44,6 +52,8 @@ pub async fn run(config: Config, command: KeysCommand) -> anyhow::Result<ExitCod
             domains,
             channel,
             admin,
+            rate,
+            expires,
         } => {
             if !["api", "web", "clinical", "mini-program"].contains(&channel.as_str()) {
                 anyhow::bail!("--channel must be api, web, clinical or mini-program");
@@ -52,41 +62,39 @@ pub async fn run(config: Config, command: KeysCommand) -> anyhow::Result<ExitCod
             for d in &domains {
                 registry.get(d)?;
             }
-            let domains = (!domains.is_empty()).then_some(domains);
-            let (key, secret) = store
-                .create_key(
-                    &name,
-                    &channel,
-                    clearance.as_str(),
-                    domains.as_deref(),
-                    admin,
-                )
-                .await?;
+            let expires_at_ms = expires.as_deref().map(end_of).transpose()?;
+            if expires_at_ms.is_some_and(|t| t <= jiff::Timestamp::now().as_millisecond()) {
+                anyhow::bail!("--expires is in the past");
+            }
+            let new = NewKey {
+                name,
+                channel,
+                clearance: clearance.as_str().to_string(),
+                domains: (!domains.is_empty()).then_some(domains),
+                admin,
+                rate: rate.map(|r| (i64::from(r.requests), r.period.as_millis() as i64)),
+                expires_at_ms,
+            };
+            let (key, secret) = store.create_key(&new).await?;
             eprintln!(
-                "key {} ({}) made: clearance {}, domains {}, channel {}{}. Its secret, shown only now:",
+                "key {} ({}) made: {}. Its secret, shown only now:",
                 key.id,
                 key.name,
-                key.clearance,
-                key.domains.as_ref().map_or("all".to_string(), |d| d.join(",")),
-                key.channel,
-                if admin { ", admin" } else { "" }
+                describe(&key)
             );
             println!("{secret}");
         }
         KeysCommand::List => {
+            let now = jiff::Timestamp::now().as_millisecond();
             for k in store.keys().await? {
-                println!(
-                    "{}  {:<20} {:<12} {:<10} {:<24} {}{}",
-                    k.id,
-                    k.name,
-                    k.channel,
-                    k.clearance,
-                    k.domains
-                        .as_ref()
-                        .map_or("all".to_string(), |d| d.join(",")),
-                    if k.admin { "admin" } else { "" },
-                    if k.revoked { " (revoked)" } else { "" }
-                );
+                let state = if k.revoked {
+                    " (revoked)"
+                } else if k.expired_at(now) {
+                    " (expired)"
+                } else {
+                    ""
+                };
+                println!("{}  {:<20} {}{state}", k.id, k.name, describe(&k));
             }
         }
         KeysCommand::Revoke { id } => {
@@ -98,4 +106,42 @@ pub async fn run(config: Config, command: KeysCommand) -> anyhow::Result<ExitCod
     }
     store.close().await;
     Ok(ExitCode::SUCCESS)
+}
+
+/// A key's rights in one line.
+fn describe(k: &zhiku_store::ApiKey) -> String {
+    let mut parts = vec![
+        format!("channel {}", k.channel),
+        format!("clearance {}", k.clearance),
+        format!(
+            "domains {}",
+            k.domains
+                .as_ref()
+                .map_or("all".to_string(), |d| d.join(","))
+        ),
+    ];
+    if let Some((n, ms)) = k.rate {
+        let rate = RateLimit {
+            requests: u32::try_from(n).unwrap_or(u32::MAX),
+            period: std::time::Duration::from_millis(u64::try_from(ms).unwrap_or(0)),
+        };
+        parts.push(format!("rate {rate}"));
+    }
+    if let Some(t) = k
+        .expires_at_ms
+        .and_then(|ms| jiff::Timestamp::from_millisecond(ms).ok())
+    {
+        parts.push(format!("expires {}", t.strftime("%Y-%m-%d %H:%M UTC")));
+    }
+    if k.admin {
+        parts.push("admin".into());
+    }
+    parts.join(", ")
+}
+
+/// `--expires`: a date means the key works through that day (UTC).
+fn end_of(text: &str) -> anyhow::Result<i64> {
+    Ok(zhiku_engine::time_range(None, Some(text))
+        .map_err(|e| anyhow::anyhow!("--expires: {e}"))?
+        .1)
 }

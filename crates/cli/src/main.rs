@@ -4,6 +4,7 @@
 mod abstention;
 mod app;
 mod ask;
+mod audit;
 mod bench;
 mod bench_serve;
 mod eval;
@@ -74,6 +75,11 @@ enum Command {
     Users {
         #[command(subcommand)]
         command: users::UsersCommand,
+    },
+    /// The clinical audit trail: export it as FHIR, verify its hash chain.
+    Audit {
+        #[command(subcommand)]
+        command: audit::AuditCommand,
     },
     /// Review what users rated.
     Feedback {
@@ -192,6 +198,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Serve { listen } => serve::serve(config, listen).await,
         Command::Keys { command } => keys::run(config, command).await,
         Command::Users { command } => users::run(config, command).await,
+        Command::Audit { command } => audit::run(config, command).await,
         Command::Feedback { command } => users::feedback(config, command).await,
         Command::Stats { ids } => app::stats(&config, ids).await,
     }

@@ -135,15 +135,9 @@ pub async fn run(config: Config, command: UsersCommand) -> anyhow::Result<ExitCo
 
 pub async fn feedback(config: Config, command: FeedbackCommand) -> anyhow::Result<ExitCode> {
     let FeedbackCommand::Export { since } = command;
-    let since_ms = match since.as_deref() {
-        None => 0,
-        Some(day) => {
-            let midnight: jiff::Timestamp = format!("{}T00:00:00Z", day.trim())
-                .parse()
-                .map_err(|e| anyhow::anyhow!("--since {day:?}: expected YYYY-MM-DD ({e})"))?;
-            midnight.as_millisecond()
-        }
-    };
+    let since_ms = zhiku_engine::time_range(since.as_deref(), None)
+        .map_err(|e| anyhow::anyhow!("--since: {e}"))?
+        .0;
     let store = open_store(&config).await?;
     let records = store.feedback_since(since_ms).await?;
     let mut out = std::io::stdout().lock();

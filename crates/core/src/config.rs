@@ -2,6 +2,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use crate::clinical::{ClinicalConfig, PrivacyConfig, TlsConfig};
 use crate::CoreError;
 
 /// The whole configuration. Every field has a default, so no file is needed to start; a TOML
@@ -20,6 +21,8 @@ pub struct Config {
     pub server: ServerConfig,
     pub database: DatabaseConfig,
     pub web: WebConfig,
+    pub privacy: PrivacyConfig,
+    pub clinical: ClinicalConfig,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -156,7 +159,10 @@ pub struct ServerConfig {
     /// On shutdown, answers in flight get this long to finish.
     pub shutdown_grace_ms: u64,
     /// Log question text (for debugging; never for clinical deployments). Off by default.
+    /// Identifiers are removed first, and clinical questions are never logged.
     pub log_questions: bool,
+    /// HTTPS, and mutual TLS, served directly.
+    pub tls: TlsConfig,
 }
 
 /// Where conversations, feedback, keys, sessions and the audit trail live.
@@ -190,6 +196,8 @@ pub struct WebConfig {
     /// The role of a proxy-authenticated user who has no local account (a local account's
     /// role wins): `student` or `teacher`.
     pub trusted_default_role: String,
+    /// Sign-in attempts allowed from one address (`/auth/login`), e.g. `10/min`.
+    pub login_rate: String,
 }
 
 impl Default for WebConfig {
@@ -201,6 +209,7 @@ impl Default for WebConfig {
             trusted_user_header: String::new(),
             trusted_proxies: vec!["127.0.0.1".into(), "::1".into()],
             trusted_default_role: "student".into(),
+            login_rate: "10/min".into(),
         }
     }
 }
@@ -230,6 +239,8 @@ impl Default for Config {
             server: ServerConfig::default(),
             database: DatabaseConfig::default(),
             web: WebConfig::default(),
+            privacy: PrivacyConfig::default(),
+            clinical: ClinicalConfig::default(),
         }
     }
 }
@@ -291,6 +302,7 @@ impl Default for ServerConfig {
             request_timeout_ms: 150_000,
             shutdown_grace_ms: 10_000,
             log_questions: false,
+            tls: TlsConfig::default(),
         }
     }
 }
@@ -465,6 +477,31 @@ impl Config {
         }
         if self.embedding.batch_size == 0 || self.retrieval.candidates == 0 {
             return Err(bad("batch_size and candidates must be positive".into()));
+        }
+        if !self.web.login_rate.trim().is_empty() {
+            self.web
+                .login_rate
+                .parse::<crate::RateLimit>()
+                .map_err(|e| bad(format!("web.login_rate: {e}")))?;
+        }
+        let tls = &sv.tls;
+        if tls.enabled() == tls.key.trim().is_empty() {
+            return Err(bad("server.tls.cert and server.tls.key go together".into()));
+        }
+        if !tls.client_ca.trim().is_empty() && !tls.enabled() {
+            return Err(bad(
+                "server.tls.client_ca needs server.tls.cert and key".into()
+            ));
+        }
+        for c in &self.clinical.cds_clients {
+            if c.iss.trim().is_empty()
+                || c.public_key.trim().is_empty() == c.jwks_url.trim().is_empty()
+            {
+                return Err(bad(
+                    "each clinical.cds_clients entry needs iss and one of public_key or jwks_url"
+                        .into(),
+                ));
+            }
         }
         Ok(())
     }

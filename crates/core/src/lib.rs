@@ -6,6 +6,7 @@
 //! live in `zhiku-embed`, `zhiku-index`, `zhiku-ingest` and the binary.
 
 mod classification;
+mod clinical;
 mod config;
 mod domain;
 mod error;
@@ -13,6 +14,7 @@ mod filter;
 mod model;
 
 pub use classification::Classification;
+pub use clinical::{CdsClient, ClinicalConfig, PrivacyConfig, RateLimit, TlsConfig};
 pub use config::{
     default_home, AgentConfig, Config, DatabaseConfig, EmbeddingConfig, IngestConfig, LlmConfig,
     QdrantConfig, RetrievalConfig, ServerConfig, WebConfig,

@@ -131,6 +131,28 @@ fn head(s: &str, n: usize) -> (&str, bool) {
 impl Engine {
     /// A document the caller may read, with the chunk `chunk_id` marked, and at most `context`
     /// bytes on each side of it (`None`: the whole document).
+    /// The chunks answers cited, as `caller` may read them now: `(doc_id, chunk_id)` in, the
+    /// chunk (or `None`) out, in the same order.
+    pub fn cited_chunks(
+        &self,
+        caller: &Caller,
+        cited: &[(&str, &str)],
+    ) -> Result<Vec<Option<Chunk>>, EngineError> {
+        let filter = self.scope(caller, &Narrowing::default())?;
+        let mut by_doc: BTreeMap<&str, Vec<Chunk>> = BTreeMap::new();
+        cited
+            .iter()
+            .map(|(doc, chunk)| {
+                if !by_doc.contains_key(doc) {
+                    by_doc.insert(doc, self.indexes().keyword.chunks_of(doc, &filter)?);
+                }
+                Ok(by_doc
+                    .get(doc)
+                    .and_then(|cs| cs.iter().find(|c| c.id == *chunk).cloned()))
+            })
+            .collect()
+    }
+
     pub async fn document(
         &self,
         caller: &Caller,

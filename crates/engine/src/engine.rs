@@ -162,7 +162,9 @@ pub struct Engine {
     indexes: IndexSet,
     registry: Arc<DomainRegistry>,
     agent: Agent,
-    store: Store,
+    pub(crate) store: Store,
+    pub(crate) audit: zhiku_audit::AuditTrail,
+    pub(crate) redactor: Option<Arc<zhiku_redact::Redactor>>,
     /// One ingest at a time (the manifest and the intent file are the data directory's).
     ingesting: tokio::sync::Mutex<()>,
 }
@@ -184,6 +186,8 @@ impl Engine {
             config.retrieval.clone(),
         );
         let agent = Agent::new(retriever, Arc::clone(&registry), &config)?;
+        let audit = crate::privacy::open_audit(&config, &store).await?;
+        let redactor = crate::privacy::redactor(&config)?;
         Ok(Self {
             config,
             embedder,
@@ -191,6 +195,8 @@ impl Engine {
             registry,
             agent,
             store,
+            audit,
+            redactor,
             ingesting: tokio::sync::Mutex::new(()),
         })
     }
@@ -275,7 +281,8 @@ impl Engine {
         k: usize,
         mode: RetrievalMode,
     ) -> Result<SearchResults, EngineError> {
-        let query = self.check_query(query)?;
+        let query = self.redact(query).text;
+        let query = self.check_query(&query)?;
         let filter = self.scope(caller, narrowing)?;
         Ok(self
             .retriever_for(&filter)
@@ -290,7 +297,9 @@ impl Engine {
         input: AskInput,
         on_event: impl FnMut(AnswerEvent) + Send,
     ) -> Result<Answer, EngineError> {
-        let question = self.check_query(&input.question)?.to_string();
+        // Identifiers go before anything (retrieval, the model, the store, a log) sees them.
+        let redacted = self.redact(&input.question);
+        let question = self.check_query(&redacted.text)?.to_string();
         let mut narrowing = input.narrowing.clone();
         narrowing.domains = input.domain.iter().cloned().collect();
         let filter = self.scope(caller, &narrowing)?;
@@ -300,7 +309,17 @@ impl Engine {
         };
         let (conversation_id, history) = match input.history {
             History::None => (None, Vec::new()),
-            History::Given(turns) => (None, turns),
+            History::Given(turns) => (
+                None,
+                turns
+                    .into_iter()
+                    .map(|t| Turn {
+                        question: self.redact(&t.question).text,
+                        standalone: self.redact(&t.standalone).text,
+                        answer: self.redact(&t.answer).text,
+                    })
+                    .collect(),
+            ),
             History::Stored(None) => {
                 let c = self
                     .store
@@ -334,7 +353,31 @@ impl Engine {
             history,
             conversation_id: conversation_id.clone(),
         };
+        // The notice follows `started`, as the agent's own notices do.
+        let mut notice = (!redacted.is_clean()).then(|| {
+            let kinds: Vec<&str> = redacted.counts.keys().map(|k| k.as_str()).collect();
+            zhiku_agent::redaction_notice(
+                zhiku_agent::detect_language(&question),
+                redacted.total(),
+                &kinds.join(", "),
+            )
+        });
+        let mut pending = notice.clone();
+        let mut on_event = on_event;
+        let on_event = move |e: AnswerEvent| {
+            let started = matches!(e, AnswerEvent::Started { .. });
+            on_event(e);
+            if started {
+                if let Some(text) = pending.take() {
+                    on_event(AnswerEvent::Notice { text });
+                }
+            }
+        };
         let mut answer = self.agent.ask(request, on_event).await?;
+        if let Some(text) = notice.take() {
+            answer.notices.insert(0, text);
+            answer.redacted_identifiers = redacted.total();
+        }
         if let Some(id) = &conversation_id {
             let textless = self.config.database.textless_domains.iter().any(|d| {
                 domain.as_deref() == Some(d.as_str()) || answer.domains.iter().any(|a| a == d)
@@ -390,25 +433,16 @@ impl Engine {
             config: &self.config.ingest,
         };
         let report = ingestor.run(paths, opts).await?;
-        let detail = format!(
+        let mut entry = zhiku_audit::AuditEntry::new("ingest", zhiku_audit::Action::Update);
+        entry.agent = crate::privacy::audit_agent(caller);
+        entry.outcome_desc = format!(
             "files={} written={} removed={} problems={}",
             report.files,
             report.written,
             report.removed,
             report.issues.len()
         );
-        if let Err(e) = self
-            .store
-            .audit(
-                caller.principal(),
-                caller.channel().as_str(),
-                "ingest",
-                &detail,
-            )
-            .await
-        {
-            tracing::warn!("could not write the audit trail: {e}");
-        }
+        self.audit(&entry).await?;
         Ok(report)
     }
 

@@ -44,6 +44,9 @@ pub enum EngineError {
     Embed(#[from] zhiku_embed::EmbedError),
     #[error(transparent)]
     Manifest(#[from] zhiku_ingest::ManifestError),
+    /// The access could not be recorded, so it is not done.
+    #[error(transparent)]
+    Audit(#[from] zhiku_audit::AuditError),
 }
 
 /// The class of an error, which a transport maps to its own status codes.
@@ -108,6 +111,7 @@ impl EngineError {
             e if e.kind() == ErrorKind::Busy => "busy",
             e if e.kind() == ErrorKind::Invalid => "invalid_request",
             Self::Store(_) => "database_unavailable",
+            Self::Audit(_) => "audit_unavailable",
             _ => "unavailable",
         }
     }

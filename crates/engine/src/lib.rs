@@ -14,6 +14,7 @@ mod documents;
 mod domains;
 mod engine;
 mod error;
+mod privacy;
 mod scope;
 
 pub use accounts::{add_user, set_password, Role, WebUser};
@@ -26,9 +27,17 @@ pub use engine::{
     History, Readiness, Spot, Stats, TurnSources, TurnView,
 };
 pub use error::{EngineError, ErrorKind};
+pub use privacy::{audit_agent, audit_bundle};
 pub use scope::Narrowing;
+pub use zhiku_audit::{
+    time_range, Action as AuditAction, AuditAgent, AuditEntry, Outcome as AuditOutcome,
+};
+pub use zhiku_redact::{IdentifierKind, Redacted};
 
 pub use zhiku_agent::{Answer, AnswerEvent, AnswerMode, Citation, Turn};
-pub use zhiku_core::{Classification, Config, GeoRadius, Hit, RetrievalMode, SearchFilter};
+pub use zhiku_core::{
+    Chunk, Classification, Config, GeoRadius, Hit, RateLimit, RetrievalMode, SearchFilter,
+};
 pub use zhiku_index::SearchResults;
 pub use zhiku_ingest::{IngestOptions, IngestReport, GENERAL as GENERAL_DOMAIN};
+pub use zhiku_store::NewKey;

@@ -11,6 +11,7 @@ use axum::http::request::Parts;
 use axum_extra::extract::cookie::CookieJar;
 use zhiku_engine::{Caller, Channel, Classification, WebUser};
 
+use crate::audited::AuditFacts;
 use crate::error::ApiError;
 use crate::AppState;
 
@@ -68,6 +69,31 @@ impl FromRequestParts<AppState> for Authed {
             .ok_or_else(|| {
                 ApiError::unauthorized("invalid_credentials", "unknown or revoked API key")
             })?;
+        // Known from here on, even if refused: the audit trail names the key.
+        if let Some(facts) = parts.extensions.get::<AuditFacts>() {
+            facts.set_agent(zhiku_engine::AuditAgent {
+                kind: "api-key".into(),
+                id: Some(key.id.clone()),
+                name: Some(key.name.clone()),
+                address: None,
+            });
+        }
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as i64);
+        if key.expired_at(now) {
+            return Err(ApiError::unauthorized(
+                "key_expired",
+                "this API key has expired; ask for a new one",
+            ));
+        }
+        if let Some((requests, period_ms)) = key.rate {
+            let rate = zhiku_engine::RateLimit {
+                requests: u32::try_from(requests).unwrap_or(u32::MAX),
+                period: std::time::Duration::from_millis(u64::try_from(period_ms).unwrap_or(0)),
+            };
+            state.rate.check_key(&key.id, rate)?;
+        }
         let channel = match key.channel.as_str() {
             "web" => Channel::Web,
             "clinical" => Channel::Clinical,
@@ -82,6 +108,25 @@ impl FromRequestParts<AppState> for Authed {
             key.domains,
             key.admin,
         )))
+    }
+}
+
+/// The peer's address, when the server was started with connection info (it always is
+/// outside unit tests). An IPv4 peer of a dual-stack listener arrives as ::ffff:a.b.c.d and
+/// is given back as a.b.c.d.
+pub struct PeerIp(pub Option<std::net::IpAddr>);
+
+pub fn peer_ip(parts_extensions: &axum::http::Extensions) -> Option<std::net::IpAddr> {
+    parts_extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ConnectInfo(addr)| addr.ip().to_canonical())
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for PeerIp {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(PeerIp(peer_ip(&parts.extensions)))
     }
 }
 
@@ -117,11 +162,7 @@ pub async fn web_user(parts: &Parts, state: &AppState) -> Result<Option<WebUser>
     let Some(value) = parts.headers.get(header_name) else {
         return Ok(None);
     };
-    let peer = parts
-        .extensions
-        .get::<ConnectInfo<SocketAddr>>()
-        // An IPv4 peer of a dual-stack listener arrives as ::ffff:a.b.c.d.
-        .map(|ConnectInfo(addr)| addr.ip().to_canonical());
+    let peer = peer_ip(&parts.extensions);
     let trusted = peer.is_some_and(|ip| {
         web.trusted_proxies
             .iter()

@@ -75,6 +75,9 @@ impl IntoResponse for ApiError {
             },
         };
         let mut response = (self.status, axum::Json(body)).into_response();
+        response
+            .extensions_mut()
+            .insert(crate::audited::ErrorCode(self.code));
         if let Some(s) = self.retry_after {
             response
                 .headers_mut()

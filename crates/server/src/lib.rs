@@ -6,10 +6,12 @@
 //! It holds no rules about data: who may see what is the engine's business, decided from the
 //! [`zhiku_engine::Caller`] built here from the request's credentials.
 
+mod audited;
 mod auth;
 mod error;
 mod metrics;
 mod openapi;
+mod rate;
 mod routes;
 
 use std::future::Future;
@@ -47,6 +49,8 @@ pub struct AppState {
     pub(crate) limits: Limits,
     /// Answers being formed at once (`server.max_concurrent_answers`).
     pub(crate) answers: Arc<Semaphore>,
+    /// Per-key and sign-in request rates.
+    pub(crate) rate: Arc<rate::RateLimiters>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -73,7 +77,12 @@ impl AppState {
             max_history_messages: s.max_history_messages,
             log_questions: s.log_questions,
         };
+        let login_rate = engine.config().web.login_rate.trim();
+        let login_rate = (!login_rate.is_empty())
+            .then(|| login_rate.parse().ok())
+            .flatten();
         Ok(Self {
+            rate: Arc::new(rate::RateLimiters::new(login_rate)),
             answers: Arc::new(Semaphore::new(s.max_concurrent_answers)),
             metrics: Arc::new(Metrics::new()?),
             engine,
@@ -91,8 +100,18 @@ pub fn router(state: AppState) -> Router {
         .route("/", get(routes::web::index))
         .route("/assets/{*path}", get(routes::web::asset))
         .layer(CompressionLayer::new());
+    // Every request here leaves an audit record, allowed or refused.
+    let clinical = Router::new()
+        .route("/api/clinical/v1/search", post(routes::clinical::search))
+        .route("/api/clinical/v1/ask", post(routes::clinical::ask))
+        .route("/api/clinical/v1/audit", get(routes::clinical::audit))
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            audited::record,
+        ));
     Router::new()
         .merge(page)
+        .merge(clinical)
         .route("/auth/me", get(routes::web::who))
         .route("/auth/login", post(routes::web::login))
         .route("/auth/logout", post(routes::web::logout))

@@ -3,7 +3,7 @@
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::routes::{admin, api, openai, ops, web};
+use crate::routes::{admin, api, clinical, openai, ops, web};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -13,6 +13,8 @@ use crate::routes::{admin, api, openai, ops, web};
             citing their sources. Authenticate with `Authorization: Bearer <key>` (keys: `zhiku keys add`); \
             the chat page's users sign in at `/auth/login` (a session cookie; accounts: `zhiku users add`); \
             without either a caller is anonymous with public clearance, if the server allows it. \
+            Hospital systems use `/api/clinical/v1/...` with a key allowed the medicine domain; \
+            every such request is recorded as a FHIR AuditEvent. \
             Every error is `{\"error\": {\"code\", \"message\"}}`."
     ),
     paths(
@@ -22,6 +24,7 @@ use crate::routes::{admin, api, openai, ops, web};
         api::conversations, api::rename_conversation, api::delete_conversation, api::document,
         api::domains, web::who, web::login, web::logout,
         admin::ingest,
+        clinical::search, clinical::ask, clinical::audit,
     ),
     components(schemas(crate::ErrorBody)),
     modifiers(&Bearer)

@@ -825,7 +825,14 @@ async fn a_failing_model_degrades_visibly_busy_slots_get_429_and_shutdown_lets_s
     let (_, key) = running
         .engine
         .store()
-        .create_key("tester", "api", "public", None, false)
+        .create_key(&zhiku_engine::NewKey {
+            name: "tester".into(),
+            channel: "api".into(),
+            clearance: "public".into(),
+            domains: None,
+            admin: false,
+            ..Default::default()
+        })
         .await
         .unwrap();
     let key = key.as_str();
@@ -907,7 +914,14 @@ async fn conversations_live_in_postgresql_when_configured() {
     let (_, secret) = running
         .engine
         .store()
-        .create_key("pg-user", "api", "public", None, false)
+        .create_key(&zhiku_engine::NewKey {
+            name: "pg-user".into(),
+            channel: "api".into(),
+            clearance: "public".into(),
+            domains: None,
+            admin: false,
+            ..Default::default()
+        })
         .await
         .unwrap();
     let (st, a) = post(

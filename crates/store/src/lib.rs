@@ -7,8 +7,12 @@
 //! texts may be kept are the engine's rules.
 
 mod accounts;
+mod audit;
+mod keys;
 
 pub use accounts::{user_principal, Session, User};
+pub use audit::{AuditRow, ChainBreak};
+pub use keys::{ApiKey, NewKey};
 
 use std::borrow::Cow;
 use std::path::Path;
@@ -48,6 +52,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         2,
         "web users",
         include_str!("../migrations/0002_web_users.sql"),
+    ),
+    (
+        3,
+        "clinical",
+        include_str!("../migrations/0003_clinical.sql"),
     ),
 ];
 
@@ -123,25 +132,13 @@ pub struct FeedbackRecord {
     pub mode: Option<String>,
 }
 
-/// An API key's record (its secret is never stored, only a SHA-256 digest of it).
-#[derive(Debug, Clone, PartialEq)]
-pub struct ApiKey {
-    pub id: String,
-    pub name: String,
-    pub channel: String,
-    /// A classification level name.
-    pub clearance: String,
-    /// `None`: every domain.
-    pub domains: Option<Vec<String>>,
-    pub admin: bool,
-    pub created_at_ms: i64,
-    pub revoked: bool,
-}
-
 pub struct Store {
     pool: AnyPool,
     backend: Backend,
     place: String,
+    /// Audit records are chained, so this process appends one at a time (PostgreSQL replicas
+    /// also take a transaction lock: see `audit.rs`).
+    audit_writer: tokio::sync::Mutex<()>,
 }
 
 fn now_ms() -> i64 {
@@ -233,6 +230,7 @@ impl Store {
             pool,
             backend,
             place,
+            audit_writer: tokio::sync::Mutex::new(()),
         })
     }
 
@@ -499,150 +497,9 @@ impl Store {
         Ok(id)
     }
 
-    /// Records who did what (never question text or identifiers).
-    pub async fn audit(
-        &self,
-        principal: &str,
-        channel: &str,
-        action: &str,
-        detail: &str,
-    ) -> Result<()> {
-        sqlx::query(
-            "INSERT INTO audit (id, at, principal, channel, action, detail) VALUES ($1, $2, $3, $4, $5, $6)",
-        )
-        .bind(uuid::Uuid::new_v4().to_string())
-        .bind(now_ms())
-        .bind(principal)
-        .bind(channel)
-        .bind(action)
-        .bind(detail)
-        .execute(&self.pool)
-        .await
-        .map(|_| ())
-        .map_err(q("writing the audit trail"))
-    }
-
-    /// The newest audit entries, newest first: (principal, channel, action, detail).
-    pub async fn audit_trail(&self, limit: usize) -> Result<Vec<(String, String, String, String)>> {
-        let rows = sqlx::query(
-            "SELECT principal, channel, action, detail FROM audit ORDER BY at DESC LIMIT $1",
-        )
-        .bind(limit as i64)
-        .fetch_all(&self.pool)
-        .await
-        .map_err(q("reading the audit trail"))?;
-        rows.iter()
-            .map(|r| {
-                Ok((
-                    r.try_get(0).map_err(q("reading the audit trail"))?,
-                    r.try_get(1).map_err(q("reading the audit trail"))?,
-                    r.try_get(2).map_err(q("reading the audit trail"))?,
-                    r.try_get(3).map_err(q("reading the audit trail"))?,
-                ))
-            })
-            .collect()
-    }
-
-    /// Makes a key; returns its record and the secret, which is shown once and never stored.
-    pub async fn create_key(
-        &self,
-        name: &str,
-        channel: &str,
-        clearance: &str,
-        domains: Option<&[String]>,
-        admin: bool,
-    ) -> Result<(ApiKey, String)> {
-        let secret = new_secret("zk_");
-        let key = ApiKey {
-            id: uuid::Uuid::new_v4().simple().to_string()[..12].to_string(),
-            name: name.to_string(),
-            channel: channel.to_string(),
-            clearance: clearance.to_string(),
-            domains: domains.map(<[String]>::to_vec),
-            admin,
-            created_at_ms: now_ms(),
-            revoked: false,
-        };
-        sqlx::query(
-            "INSERT INTO api_keys (id, name, key_hash, channel, clearance, domains, admin, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-        )
-        .bind(&key.id)
-        .bind(&key.name)
-        .bind(digest(&secret))
-        .bind(&key.channel)
-        .bind(&key.clearance)
-        .bind(key.domains.as_ref().map_or("*".to_string(), |d| d.join(",")))
-        .bind(i64::from(admin))
-        .bind(key.created_at_ms)
-        .execute(&self.pool)
-        .await
-        .map_err(q("creating a key"))?;
-        Ok((key, secret))
-    }
-
-    /// The live key whose secret this is.
-    pub async fn find_key(&self, secret: &str) -> Result<Option<ApiKey>> {
-        let row = sqlx::query(&format!(
-            "SELECT {KEY_COLUMNS} FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL"
-        ))
-        .bind(digest(secret))
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(q("checking a key"))?;
-        row.map(|r| key_from(&r)).transpose()
-    }
-
-    pub async fn keys(&self) -> Result<Vec<ApiKey>> {
-        let rows = sqlx::query(&format!(
-            "SELECT {KEY_COLUMNS} FROM api_keys ORDER BY created_at"
-        ))
-        .fetch_all(&self.pool)
-        .await
-        .map_err(q("listing keys"))?;
-        rows.iter().map(key_from).collect()
-    }
-
-    /// Revokes a key by id; false if there is no live key with that id.
-    pub async fn revoke_key(&self, id: &str) -> Result<bool> {
-        let done =
-            sqlx::query("UPDATE api_keys SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
-                .bind(now_ms())
-                .bind(id)
-                .execute(&self.pool)
-                .await
-                .map_err(q("revoking a key"))?;
-        Ok(done.rows_affected() > 0)
-    }
-
     pub async fn close(&self) {
         self.pool.close().await;
     }
-}
-
-const KEY_COLUMNS: &str = "id, name, channel, clearance, domains, admin, created_at, revoked_at";
-
-fn key_from(r: &AnyRow) -> Result<ApiKey> {
-    (|| {
-        let domains: String = r.try_get("domains")?;
-        Ok(ApiKey {
-            id: r.try_get("id")?,
-            name: r.try_get("name")?,
-            channel: r.try_get("channel")?,
-            clearance: r.try_get("clearance")?,
-            domains: (domains != "*").then(|| {
-                domains
-                    .split(',')
-                    .filter(|d| !d.is_empty())
-                    .map(str::to_string)
-                    .collect()
-            }),
-            admin: r.try_get::<i64, _>("admin")? != 0,
-            created_at_ms: r.try_get("created_at")?,
-            revoked: r.try_get::<Option<i64>, _>("revoked_at")?.is_some(),
-        })
-    })()
-    .map_err(q("reading a key"))
 }
 
 /// 244 random bits after a prefix that says what the secret is.

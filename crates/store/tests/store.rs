@@ -1,7 +1,7 @@
 //! The store against real databases: SQLite always; PostgreSQL when `ZHIKU_TEST_DATABASE_URL`
 //! names one (`.ci/run` starts a throw-away cluster), else that half says it is skipped.
 
-use zhiku_store::{Store, StoredTurn};
+use zhiku_store::{NewKey, Store, StoredTurn};
 
 fn turn(question: Option<&str>, level: &str) -> StoredTurn {
     StoredTurn {
@@ -19,7 +19,7 @@ fn turn(question: Option<&str>, level: &str) -> StoredTurn {
 }
 
 /// Exercises every call; owners are unique per run, since a PostgreSQL test database outlives it.
-async fn exercise(store: &Store) -> String {
+async fn exercise(store: &Store, url: &str) -> String {
     store.ping().await.unwrap();
     let run = uuid_like();
     let (alice, bob) = (format!("alice-{run}"), format!("bob-{run}"));
@@ -68,21 +68,18 @@ async fn exercise(store: &Store) -> String {
             .is_err(),
         "feedback on a missing conversation is refused by the foreign key"
     );
-    store
-        .audit(&alice, "web", "ask", "domain=culture")
-        .await
-        .unwrap();
-    let trail = store.audit_trail(50).await.unwrap();
-    assert!(trail.iter().any(|t| t.0 == alice && t.2 == "ask"));
+    audit_chain_detects_changes_and_removals(store, url).await;
     // Keys: only a digest is kept; a revoked key no longer authenticates.
     let (key, secret) = store
-        .create_key(
-            &format!("nurse-{run}"),
-            "clinical",
-            "internal",
-            Some(&["medicine".to_string()]),
-            false,
-        )
+        .create_key(&NewKey {
+            name: format!("nurse-{run}"),
+            channel: "clinical".into(),
+            clearance: "internal".into(),
+            domains: Some(vec!["medicine".to_string()]),
+            rate: Some((120, 60_000)),
+            expires_at_ms: Some(4_102_444_800_000),
+            ..NewKey::default()
+        })
         .await
         .unwrap();
     let found = store.find_key(&secret).await.unwrap().unwrap();
@@ -91,6 +88,8 @@ async fn exercise(store: &Store) -> String {
         Some(&["medicine".to_string()][..])
     );
     assert_eq!(found.clearance, "internal");
+    assert_eq!(found.rate, Some((120, 60_000)));
+    assert!(!found.expired_at(0) && found.expired_at(4_102_444_800_000));
     assert!(store.find_key("zk_wrong").await.unwrap().is_none());
     assert!(store.revoke_key(&key.id).await.unwrap());
     assert!(store.find_key(&secret).await.unwrap().is_none());
@@ -264,7 +263,7 @@ async fn sqlite_store_keeps_conversations_across_reopen() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("zhiku.db");
     let store = Store::open_sqlite(&path).await.unwrap();
-    let alice = exercise(&store).await;
+    let alice = exercise(&store, &format!("sqlite://{}", path.display())).await;
     let id = store.conversations_of(&alice, 1).await.unwrap()[0]
         .conversation
         .id
@@ -284,7 +283,7 @@ async fn postgres_store() {
         return;
     };
     let store = Store::connect(&url).await.unwrap();
-    exercise(&store).await;
+    exercise(&store, &url).await;
     // Opening again does not re-run the migrations.
     Store::connect(&url).await.unwrap();
 }
@@ -293,4 +292,90 @@ async fn postgres_store() {
 async fn unsupported_urls_say_so() {
     let err = Store::connect("mysql://x").await.err().unwrap().to_string();
     assert!(err.contains("neither sqlite"), "{err}");
+}
+
+/// Records chain: the trail verifies; a changed record, then a removed one, break it there.
+/// (The database is shared by the runs of this test, so positions are taken from this run.)
+async fn audit_chain_detects_changes_and_removals(store: &Store, url: &str) {
+    // Tampering goes round the store, as an intruder with database access would.
+    let db = sqlx::AnyPool::connect(url).await.unwrap();
+    let tamper = |sql: String| {
+        let db = db.clone();
+        async move {
+            sqlx::query(&sql).execute(&db).await.unwrap();
+        }
+    };
+    let mut rows = Vec::new();
+    for i in 0..3 {
+        rows.push(
+            store
+                .append_audit(&format!(r#"{{"n":{i}}}"#))
+                .await
+                .unwrap(),
+        );
+    }
+    assert_eq!(rows[1].previous_hash, rows[0].hash);
+    assert_eq!(rows[2].seq, rows[1].seq + 1);
+    let n = store
+        .verify_audit()
+        .await
+        .unwrap()
+        .expect("an untouched chain holds");
+    assert!(n >= 3);
+    assert!(
+        store
+            .setting_or_insert("s", || "first".into())
+            .await
+            .unwrap()
+            == store
+                .setting_or_insert("s", || "second".into())
+                .await
+                .unwrap(),
+        "a setting is made once"
+    );
+    // Replays: a token id is accepted once per issuer.
+    let id = uuid::Uuid::new_v4().to_string();
+    assert!(store
+        .use_token("emr", &id, 4_102_444_800_000)
+        .await
+        .unwrap());
+    assert!(!store
+        .use_token("emr", &id, 4_102_444_800_000)
+        .await
+        .unwrap());
+    assert!(store
+        .use_token("other-emr", &id, 4_102_444_800_000)
+        .await
+        .unwrap());
+
+    tamper(format!(
+        r#"UPDATE audit_events SET record = '{{"n":9}}' WHERE seq = {}"#,
+        rows[1].seq
+    ))
+    .await;
+    let broken = store.verify_audit().await.unwrap().unwrap_err();
+    assert_eq!(broken.seq, rows[1].seq, "{broken:?}");
+    assert!(broken.reason.contains("changed"), "{broken:?}");
+    tamper(format!(
+        "UPDATE audit_events SET record = '{}' WHERE seq = {}",
+        rows[1].record, rows[1].seq
+    ))
+    .await;
+    assert!(store.verify_audit().await.unwrap().is_ok(), "restored");
+    tamper(format!(
+        "DELETE FROM audit_events WHERE seq = {}",
+        rows[1].seq
+    ))
+    .await;
+    let broken = store.verify_audit().await.unwrap().unwrap_err();
+    assert_eq!(broken.seq, rows[2].seq, "{broken:?}");
+    assert!(broken.reason.contains("missing"), "{broken:?}");
+    // Put it back, so that other runs on this database see a whole chain.
+    tamper(format!(
+        "INSERT INTO audit_events (seq, recorded_at, previous_hash, hash, record) \
+             VALUES ({}, {}, '{}', '{}', '{}')",
+        rows[1].seq, rows[1].recorded_at_ms, rows[1].previous_hash, rows[1].hash, rows[1].record
+    ))
+    .await;
+    assert!(store.verify_audit().await.unwrap().is_ok());
 }

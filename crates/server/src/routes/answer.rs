@@ -53,8 +53,10 @@ pub async fn answer(
     door: &'static str,
     mut on_event: impl FnMut(AnswerEvent) + Send,
 ) -> Result<Answer, ApiError> {
-    if state.limits.log_questions {
-        tracing::info!(question = %input.question, "question (server.log_questions is on)");
+    // Never a clinical question, and never an identifier.
+    if state.limits.log_questions && caller.channel() != zhiku_engine::Channel::Clinical {
+        let question = state.engine.redact(&input.question).text;
+        tracing::info!(question = %question, "question (server.log_questions is on)");
     }
     let m = &state.metrics;
     let started = Instant::now();
@@ -118,4 +120,14 @@ pub fn spawn(
         });
     });
     rx
+}
+
+/// The server-sent event name of an answer event.
+pub fn event_name(e: &AnswerEvent) -> &'static str {
+    match e {
+        AnswerEvent::Started { .. } => "started",
+        AnswerEvent::Text { .. } => "text",
+        AnswerEvent::Citation { .. } => "citation",
+        AnswerEvent::Notice { .. } => "notice",
+    }
 }

@@ -196,15 +196,7 @@ fn events(
     async_stream::stream! {
         while let Some(item) = rx.recv().await {
             let (name, data) = match item {
-                Streamed::Event(e) => {
-                    let name = match &e {
-                        zhiku_engine::AnswerEvent::Started { .. } => "started",
-                        zhiku_engine::AnswerEvent::Text { .. } => "text",
-                        zhiku_engine::AnswerEvent::Citation { .. } => "citation",
-                        zhiku_engine::AnswerEvent::Notice { .. } => "notice",
-                    };
-                    (name, serde_json::to_string(&e))
-                }
+                Streamed::Event(e) => (answer::event_name(&e), serde_json::to_string(&e)),
                 Streamed::Done(a) => ("done", serde_json::to_string(&a)),
                 Streamed::Failed(e) => ("error", Ok(serde_json::json!({
                     "error": {"code": e.code, "message": e.message}

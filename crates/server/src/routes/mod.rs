@@ -4,6 +4,7 @@
 pub mod admin;
 pub mod answer;
 pub mod api;
+pub mod clinical;
 pub mod openai;
 pub mod ops;
 pub mod web;

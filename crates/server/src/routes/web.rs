@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use zhiku_engine::WebUser;
 
-use crate::auth::{session_token, web_user, SESSION_COOKIE};
+use crate::auth::{session_token, web_user, PeerIp, SESSION_COOKIE};
 use crate::error::{ApiError, ApiJson};
 use crate::AppState;
 
@@ -143,8 +143,12 @@ fn session_cookie(state: &AppState, value: String, max_age_s: i64) -> HeaderValu
     (status = 200, body = Me), (status = 401, body = crate::ErrorBody)))]
 pub async fn login(
     State(state): State<AppState>,
+    PeerIp(peer): PeerIp,
     ApiJson(body): ApiJson<SignIn>,
 ) -> Result<Response, ApiError> {
+    if let Some(ip) = peer {
+        state.rate.check_login(ip)?;
+    }
     let (user, token) = state.engine.sign_in(&body.name, &body.password).await?;
     let hours = state.engine.config().web.session_hours.max(1);
     let cookie = session_cookie(&state, token, (hours * 3600) as i64);

@@ -167,17 +167,38 @@ pub fn shared() -> &'static Shared {
                 let store = running.engine.store();
                 let medicine = ["medicine".to_string()];
                 let nurse = store
-                    .create_key("nurse", "clinical", "internal", Some(&medicine), false)
+                    .create_key(&zhiku_engine::NewKey {
+                        name: "nurse".into(),
+                        channel: "clinical".into(),
+                        clearance: "internal".into(),
+                        domains: Some(medicine.to_vec()),
+                        admin: false,
+                        ..Default::default()
+                    })
                     .await
                     .unwrap()
                     .1;
                 let doctor = store
-                    .create_key("doctor", "api", "restricted", None, false)
+                    .create_key(&zhiku_engine::NewKey {
+                        name: "doctor".into(),
+                        channel: "api".into(),
+                        clearance: "restricted".into(),
+                        domains: None,
+                        admin: false,
+                        ..Default::default()
+                    })
                     .await
                     .unwrap()
                     .1;
                 let admin = store
-                    .create_key("ops", "api", "public", None, true)
+                    .create_key(&zhiku_engine::NewKey {
+                        name: "ops".into(),
+                        channel: "api".into(),
+                        clearance: "public".into(),
+                        domains: None,
+                        admin: true,
+                        ..Default::default()
+                    })
                     .await
                     .unwrap()
                     .1;
