@@ -51,7 +51,9 @@ pub async fn serve(config: Config, listen: Option<String>) -> anyhow::Result<Exi
     };
     let listener = zhiku_server::bind(&listen).await?;
     let addr = listener.local_addr()?;
-    let url = format!("http://{addr}");
+    let tls = &engine.config().server.tls;
+    let scheme = if tls.enabled() { "https" } else { "http" };
+    let url = format!("{scheme}://{addr}");
     let note = ServerNote {
         url: url.clone(),
         pid: std::process::id(),
@@ -84,6 +86,14 @@ pub async fn serve(config: Config, listen: Option<String>) -> anyhow::Result<Exi
             ""
         }
     );
+    banner.push_str(&format!(
+        "  Hospital systems: {url}/api/clinical/v1/ (keys: zhiku keys create --domains medicine){}\n",
+        if tls.client_ca.trim().is_empty() {
+            ""
+        } else {
+            "; client certificates required"
+        }
+    ));
     if stats.documents == 0 {
         banner.push_str(&format!("  The index is empty: add documents with `zhiku ingest --server {url} PATHS` (an admin key) or POST /admin/ingest.\n"));
     }

@@ -13,6 +13,7 @@ mod metrics;
 mod openapi;
 mod rate;
 mod routes;
+mod tls;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -64,6 +65,8 @@ pub enum ServeError {
     Metrics(#[from] prometheus::Error),
     #[error("server: {0}")]
     Io(#[from] std::io::Error),
+    #[error("TLS (server.tls): {0}")]
+    Tls(String),
 }
 
 impl AppState {
@@ -162,20 +165,33 @@ pub fn router(state: AppState) -> Router {
 }
 
 /// Serves until `shutdown` resolves, then lets requests in flight (answers being streamed)
-/// finish for up to `server.shutdown_grace_ms` before returning.
+/// finish for up to `server.shutdown_grace_ms` before returning. HTTPS when `server.tls` is
+/// set (checked before anything is served: a bad certificate is an error here).
 pub async fn serve(
     engine: Arc<Engine>,
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
     let grace = Duration::from_millis(engine.config().server.shutdown_grace_ms);
-    let app = router(AppState::new(engine)?);
+    let tls = engine.config().server.tls.clone();
+    let app = router(AppState::new(engine)?).into_make_service_with_connect_info::<SocketAddr>();
+    if tls.enabled() {
+        let config = axum_server::tls_rustls::RustlsConfig::from_config(tls::server_config(&tls)?);
+        let handle = axum_server::Handle::new();
+        let stopping = handle.clone();
+        tokio::spawn(async move {
+            shutdown.await;
+            tracing::info!("shutting down: no new connections; requests in flight may finish");
+            stopping.graceful_shutdown(Some(grace));
+        });
+        axum_server::from_tcp_rustls(listener.into_std()?, config)?
+            .handle(handle)
+            .serve(app)
+            .await?;
+        return Ok(());
+    }
     let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
-    let server = axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(async move {
+    let server = axum::serve(listener, app).with_graceful_shutdown(async move {
         shutdown.await;
         tracing::info!("shutting down: no new connections; requests in flight may finish");
         let _ = stopping_tx.send(());
