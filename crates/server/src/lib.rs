@@ -8,6 +8,7 @@
 
 mod audited;
 mod auth;
+mod cds_auth;
 mod error;
 mod metrics;
 mod openapi;
@@ -52,6 +53,8 @@ pub struct AppState {
     pub(crate) answers: Arc<Semaphore>,
     /// Per-key and sign-in request rates.
     pub(crate) rate: Arc<rate::RateLimiters>,
+    /// CDS clients' key sets.
+    pub(crate) jwks: Arc<cds_auth::JwksCache>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -86,6 +89,7 @@ impl AppState {
             .flatten();
         Ok(Self {
             rate: Arc::new(rate::RateLimiters::new(login_rate)),
+            jwks: Arc::default(),
             answers: Arc::new(Semaphore::new(s.max_concurrent_answers)),
             metrics: Arc::new(Metrics::new()?),
             engine,
@@ -108,6 +112,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/clinical/v1/search", post(routes::clinical::search))
         .route("/api/clinical/v1/ask", post(routes::clinical::ask))
         .route("/api/clinical/v1/audit", get(routes::clinical::audit))
+        .route("/cds-services/{id}", post(routes::cds::call))
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             audited::record,
@@ -115,6 +120,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(page)
         .merge(clinical)
+        .route("/cds-services", get(routes::cds::discovery))
         .route("/auth/me", get(routes::web::who))
         .route("/auth/login", post(routes::web::login))
         .route("/auth/logout", post(routes::web::logout))

@@ -3,7 +3,7 @@
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::routes::{admin, api, clinical, openai, ops, web};
+use crate::routes::{admin, api, cds, clinical, openai, ops, web};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -24,7 +24,7 @@ use crate::routes::{admin, api, clinical, openai, ops, web};
         api::conversations, api::rename_conversation, api::delete_conversation, api::document,
         api::domains, web::who, web::login, web::logout,
         admin::ingest,
-        clinical::search, clinical::ask, clinical::audit,
+        clinical::search, clinical::ask, clinical::audit, cds::discovery, cds::call,
     ),
     components(schemas(crate::ErrorBody)),
     modifiers(&Bearer)

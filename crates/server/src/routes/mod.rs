@@ -4,6 +4,7 @@
 pub mod admin;
 pub mod answer;
 pub mod api;
+pub mod cds;
 pub mod clinical;
 pub mod openai;
 pub mod ops;
