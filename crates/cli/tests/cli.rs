@@ -847,3 +847,118 @@ fn serve_logs_no_questions_takes_ingests_through_itself_and_stops_on_sigterm() {
         "the server's note is gone with it"
     );
 }
+
+#[test]
+fn keys_carry_a_rate_and_an_end_and_the_audit_trail_exports_and_catches_an_edited_record() {
+    let work = tempfile::tempdir().unwrap();
+    let data = work.path().join("data");
+    let out = run(
+        &data,
+        &[
+            "keys",
+            "create",
+            "--name",
+            "his-prod",
+            "--domains",
+            "medicine",
+            "--clearance",
+            "internal",
+            "--rate",
+            "120/min",
+            "--expires",
+            "2027-06-30",
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).trim().starts_with("zk_"),
+        "the secret, once"
+    );
+    let said = text(&out.stderr);
+    assert!(
+        said.contains("rate 120/min") && said.contains("expires 2027-07-01 00:00 UTC"),
+        "{said}"
+    );
+    let listed = text(&run(&data, &["keys", "list"]).stdout);
+    assert!(
+        listed.contains("his-prod") && listed.contains("rate 120/min"),
+        "{listed}"
+    );
+    assert!(!listed.contains("zk_"), "secrets are never listed");
+    for (bad, why) in [
+        (vec!["--expires", "2020-01-01"], "in the past"),
+        (vec!["--rate", "12/week"], "not a rate"),
+        (vec!["--domains", "astrology"], "astrology"),
+    ] {
+        let mut args = vec!["keys", "create", "--name", "x"];
+        args.extend(bad);
+        let out = run(&data, &args);
+        assert!(!out.status.success());
+        assert!(text(&out.stderr).contains(why), "{}", text(&out.stderr));
+    }
+
+    // Each ingest is an audit record; the chain holds, exports as FHIR, and an edited record
+    // is found.
+    let (corpus, cfg, _) = eight_notes_ingested(work.path());
+    let out = run(
+        &data,
+        &["--config", &cfg, "ingest", corpus.to_str().unwrap()],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let out = run(&data, &["audit", "verify"]);
+    assert!(out.status.success(), "{}", text(&out.stdout));
+    assert!(
+        text(&out.stdout).contains("2 records"),
+        "{}",
+        text(&out.stdout)
+    );
+    let exported = work.path().join("audit.json");
+    let out = run(
+        &data,
+        &[
+            "audit",
+            "export",
+            "--since",
+            "2026-01-01",
+            "-o",
+            exported.to_str().unwrap(),
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let bundle: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&exported).unwrap()).unwrap();
+    assert_eq!(
+        (bundle["resourceType"].as_str(), bundle["type"].as_str()),
+        (Some("Bundle"), Some("searchset"))
+    );
+    assert_eq!(bundle["total"], 2);
+    assert_eq!(
+        bundle["entry"][0]["resource"]["subtype"][0]["code"],
+        "ingest"
+    );
+    assert_eq!(bundle["entry"][0]["resource"]["action"], "U");
+
+    // An intruder with the database file changes the first record.
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(async {
+            sqlx::any::install_default_drivers();
+            let db = sqlx::AnyPool::connect(&format!("sqlite://{}", data.join("zhiku.db").display()))
+                .await
+                .unwrap();
+            sqlx::query("UPDATE audit_events SET record = replace(record, 'written=8', 'written=0') WHERE seq = 1")
+                .execute(&db)
+                .await
+                .unwrap();
+            db.close().await;
+        });
+    let out = run(&data, &["audit", "verify"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stdout).contains("broken at record 1"),
+        "{}",
+        text(&out.stdout)
+    );
+}

@@ -81,8 +81,16 @@ fn check_stamp(dir: &Path) -> Result<Stamp, IndexError> {
             Ok(stamp)
         }
         Err(_) => {
+            // The store's database may come first: `zhiku keys create` or `users add` before
+            // the first ingest.
             let non_empty = std::fs::read_dir(dir)
-                .map(|mut d| d.next().is_some())
+                .map(|d| {
+                    d.flatten().any(|e| {
+                        !e.file_name()
+                            .to_str()
+                            .is_some_and(|n| n.starts_with("zhiku.db"))
+                    })
+                })
                 .unwrap_or(false);
             if non_empty {
                 return Err(incompatible(format!(
