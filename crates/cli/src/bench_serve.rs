@@ -23,6 +23,11 @@ pub struct ServeBenchArgs {
     /// Requests per run.
     #[arg(long, default_value_t = 200)]
     pub requests: usize,
+    /// Also load the clinical API (`/api/clinical/v1/search` and `…/ask`, each request
+    /// audited) with medical questions, through a key made for the run and revoked after it.
+    /// Its audit records stay in the trail.
+    #[arg(long)]
+    pub clinical: bool,
 }
 
 /// Questions of the kinds users ask, in both languages and all three domains.
@@ -45,6 +50,18 @@ const QUESTIONS: &[&str] = &[
     "What is photosynthesis?",
 ];
 
+/// Clinicians' questions, both languages, several departments.
+const CLINICAL_QUESTIONS: &[&str] = &[
+    "2型糖尿病患者 eGFR 35 时二甲双胍还能用吗",
+    "Should metformin be stopped when eGFR falls below 30?",
+    "高血压患者的降压目标是多少",
+    "first-line anticoagulation for atrial fibrillation",
+    "急性缺血性卒中静脉溶栓的时间窗",
+    "How is anaphylaxis treated in adults?",
+    "幽门螺杆菌根除的一线方案",
+    "sepsis antibiotics within one hour",
+];
+
 fn rss_mb(pid: u32, field: &str) -> f64 {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
         .ok()
@@ -57,6 +74,22 @@ fn rss_mb(pid: u32, field: &str) -> f64 {
 }
 
 pub async fn run(config: Config, args: ServeBenchArgs) -> anyhow::Result<ExitCode> {
+    let bench_key = if args.clinical {
+        let store = crate::keys::open_store(&config).await?;
+        let made = store
+            .create_key(&zhiku_store::NewKey {
+                name: "bench-clinical".into(),
+                channel: "clinical".into(),
+                clearance: "internal".into(),
+                domains: Some(vec!["medicine".into()]),
+                ..Default::default()
+            })
+            .await?;
+        store.close().await;
+        Some(made)
+    } else {
+        None
+    };
     let config_file = tempfile_path("zhiku-bench-serve.toml");
     std::fs::write(&config_file, toml::to_string(&config)?)?;
     let started = Instant::now();
@@ -113,9 +146,14 @@ pub async fn run(config: Config, args: ServeBenchArgs) -> anyhow::Result<ExitCod
     println!("| route | clients | requests | errors | req/s | p50 ms | p99 ms |");
     println!("|---|---|---|---|---|---|---|");
     let mut server_search_p50_1 = None;
-    for route in ["search", "ask"] {
+    let mut routes = vec!["search", "ask"];
+    if bench_key.is_some() {
+        routes.extend(["clinical-search", "clinical-ask"]);
+    }
+    let secret = bench_key.as_ref().map(|(_, s)| s.as_str());
+    for route in routes {
         for &clients in &args.clients {
-            let r = load(&client, &url, route, clients.max(1), args.requests).await;
+            let r = load(&client, &url, route, secret, clients.max(1), args.requests).await;
             let (p50, p99) = p50_p99(r.latencies_ms.clone());
             if route == "search" && clients == 1 {
                 server_search_p50_1 = Some(p50);
@@ -137,6 +175,15 @@ pub async fn run(config: Config, args: ServeBenchArgs) -> anyhow::Result<ExitCod
         .status();
     let _ = tokio::time::timeout(Duration::from_secs(30), child.wait()).await;
     let _ = std::fs::remove_file(&config_file);
+    if let Some((key, _)) = &bench_key {
+        let store = crate::keys::open_store(&config).await?;
+        store.revoke_key(&key.id).await?;
+        store.close().await;
+        println!(
+            "(the clinical rows used key {}, now revoked; their audit records stay)",
+            key.id
+        );
+    }
 
     let engine = crate::app::open(config).await?;
     let caller = Caller::anonymous(zhiku_engine::Channel::Api);
@@ -174,6 +221,7 @@ async fn load(
     client: &reqwest::Client,
     url: &str,
     route: &str,
+    key: Option<&str>,
     clients: usize,
     requests: usize,
 ) -> LoadResult {
@@ -182,8 +230,12 @@ async fn load(
     let mut tasks = Vec::new();
     for _ in 0..clients {
         let (client, next) = (client.clone(), Arc::clone(&next));
-        let endpoint = format!("{url}/v1/{route}");
+        let (endpoint, questions) = match route.strip_prefix("clinical-") {
+            Some(r) => (format!("{url}/api/clinical/v1/{r}"), CLINICAL_QUESTIONS),
+            None => (format!("{url}/v1/{route}"), QUESTIONS),
+        };
         let route = route.to_string();
+        let key = key.map(str::to_string);
         tasks.push(tokio::spawn(async move {
             let (mut ok, mut errors) = (Vec::new(), 0usize);
             loop {
@@ -191,14 +243,18 @@ async fn load(
                 if i >= requests {
                     break;
                 }
-                let q = QUESTIONS[i % QUESTIONS.len()];
-                let body = if route == "search" {
-                    serde_json::json!({ "query": q, "k": 5 })
-                } else {
-                    serde_json::json!({ "question": q, "remember": false })
+                let q = questions[i % questions.len()];
+                let body = match route.as_str() {
+                    "search" | "clinical-search" => serde_json::json!({ "query": q, "k": 5 }),
+                    "ask" => serde_json::json!({ "question": q, "remember": false }),
+                    _ => serde_json::json!({ "question": q }),
                 };
+                let mut request = client.post(&endpoint).json(&body);
+                if let Some(k) = &key {
+                    request = request.bearer_auth(k);
+                }
                 let t = Instant::now();
-                match client.post(&endpoint).json(&body).send().await {
+                match request.send().await {
                     Ok(r) if r.status().is_success() => {
                         let _ = r.bytes().await;
                         ok.push(t.elapsed().as_secs_f64() * 1e3);
