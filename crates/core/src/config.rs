@@ -196,7 +196,8 @@ pub struct WebConfig {
     /// The role of a proxy-authenticated user who has no local account (a local account's
     /// role wins): `student` or `teacher`.
     pub trusted_default_role: String,
-    /// Sign-in attempts allowed from one address (`/auth/login`), e.g. `10/min`.
+    /// Sign-in attempts allowed from one address (`/auth/login`), e.g. `60/min`; a whole class
+    /// behind one NAT address shares it. Empty: unlimited.
     pub login_rate: String,
 }
 
@@ -209,7 +210,7 @@ impl Default for WebConfig {
             trusted_user_header: String::new(),
             trusted_proxies: vec!["127.0.0.1".into(), "::1".into()],
             trusted_default_role: "student".into(),
-            login_rate: "10/min".into(),
+            login_rate: "60/min".into(),
         }
     }
 }

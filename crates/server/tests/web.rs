@@ -358,3 +358,48 @@ async fn students_and_teachers_sign_in_and_see_what_their_role_allows() {
     assert_error(status, &body, 401, "session_expired");
     running.stop().await;
 }
+
+/// Guessing passwords from one address is slowed: beyond `web.login_rate` a sign-in is a 429
+/// with `Retry-After`, even with the right password; another address is not affected.
+#[tokio::test]
+async fn sign_in_attempts_are_limited_per_address() {
+    let root = tempfile::tempdir().unwrap();
+    let mut cfg = common::config(root.path());
+    cfg.web.login_rate = "3/min".into();
+    let running = common::start(cfg, None).await;
+    running
+        .engine
+        .add_user("carol", Role::Teacher, Some("right horse battery"))
+        .await
+        .unwrap();
+    let http = reqwest::Client::new();
+    let login = |password: &'static str| {
+        http.post(format!("{}/auth/login", running.url))
+            .json(&json!({"name": "carol", "password": password}))
+            .send()
+    };
+    for _ in 0..3 {
+        assert_eq!(login("wrong").await.unwrap().status().as_u16(), 401);
+    }
+    let r = login("right horse battery").await.unwrap();
+    assert_eq!(r.status().as_u16(), 429);
+    let wait: u64 = r.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=20).contains(&wait), "{wait}");
+    let body: Value = r.json().await.unwrap();
+    assert_error(429, &body, 429, "rate_limited");
+    let elsewhere = reqwest::Client::builder()
+        .local_address(Some("127.0.0.2".parse().unwrap()))
+        .build()
+        .unwrap()
+        .post(format!("{}/auth/login", running.url))
+        .json(&json!({"name": "carol", "password": "right horse battery"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(elsewhere.status().as_u16(), 200, "another address signs in");
+    running.stop().await;
+}
