@@ -27,7 +27,7 @@ pub struct Citation {
 impl Citation {
     pub fn from_hit(marker: usize, hit: &Hit) -> Self {
         let c = &hit.chunk;
-        let base = c.source.text_offset;
+        let span = c.source_span();
         Self {
             marker,
             chunk_id: c.id.clone(),
@@ -36,9 +36,9 @@ impl Citation {
             section: c.section.clone(),
             path: c.source.path.clone(),
             line: c.source.line,
-            start: base.unwrap_or(0) + c.start,
-            end: base.unwrap_or(0) + c.end,
-            span_in_file: base.is_some(),
+            start: span.start,
+            end: span.end,
+            span_in_file: span.in_file,
             note: None,
         }
     }

@@ -116,10 +116,13 @@ fn print_hit(n: usize, hit: &Hit) {
     if let Some(line) = c.source.line {
         place.push_str(&format!(":{line}"));
     }
-    let span = match c.source.text_offset {
-        Some(base) => format!("file bytes {}..{}", base + c.start, base + c.end),
-        None => format!("text bytes {}..{}", c.start, c.end),
-    };
+    let s = c.source_span();
+    let span = format!(
+        "{} bytes {}..{}",
+        if s.in_file { "file" } else { "text" },
+        s.start,
+        s.end
+    );
     println!(
         "{n}. [{:.4}] {} — {place} ({span}) [{} / {}]",
         hit.score, c.title, c.domain, c.classification

@@ -26,7 +26,7 @@ pub use domain::{
 pub use error::CoreError;
 pub use filter::{haversine_m, GeoRadius, SearchFilter};
 pub use model::{
-    stable_chunk_id, Chunk, Document, Hit, LegScore, RetrievalMode, Section, SourceRef,
+    stable_chunk_id, Chunk, Document, Hit, LegScore, RetrievalMode, Section, SourceRef, SourceSpan,
 };
 
 /// Validates a user's query text: not empty after trimming, and not longer than `max_chars`.

@@ -89,7 +89,28 @@ pub struct Chunk {
     pub source: SourceRef,
 }
 
+/// Where a chunk's text stands in its source.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SourceSpan {
+    pub start: usize,
+    pub end: usize,
+    /// True: bytes of the file itself; false: of the document's extracted text (PDF, DOCX, a
+    /// record's fields).
+    pub in_file: bool,
+}
+
 impl Chunk {
+    /// The chunk's byte span in its file when its text is a verbatim slice of it, else in the
+    /// document's text: what a citation points at.
+    pub fn source_span(&self) -> SourceSpan {
+        let base = self.source.text_offset;
+        SourceSpan {
+            start: base.unwrap_or(0) + self.start,
+            end: base.unwrap_or(0) + self.end,
+            in_file: base.is_some(),
+        }
+    }
+
     /// The keyword tags both indexes filter on: `key=value` for every metadata field.
     pub fn tags(&self) -> Vec<String> {
         self.metadata

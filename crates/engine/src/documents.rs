@@ -193,7 +193,7 @@ impl Engine {
             None => ((before, false), (after, false)),
         };
         let c = marked.map_or(first, |i| &chunks[i]);
-        let base = c.source.text_offset;
+        let span = c.source_span();
         Ok(DocumentView {
             doc_id: doc_id.to_string(),
             title: c.title.clone(),
@@ -208,9 +208,9 @@ impl Engine {
                 String::new()
             },
             chunk_id: marked.map(|_| c.id.clone()),
-            start: marked.map_or(0, |_| base.unwrap_or(0) + c.start),
-            end: marked.map_or(0, |_| base.unwrap_or(0) + c.end),
-            span_in_file: base.is_some(),
+            start: marked.map_or(0, |_| span.start),
+            end: marked.map_or(0, |_| span.end),
+            span_in_file: span.in_file,
             before: before.to_string(),
             cited: cited.to_string(),
             after: after.to_string(),

@@ -13,7 +13,7 @@ use serde_json::{json, Value};
 use zhiku_engine::{Engine, NewKey};
 use zhiku_testkit::{FakeLlm, Reply};
 
-use common::{assert_error, config, start};
+use common::{assert_error, client, config, for_the_binary, start};
 
 struct Clinical {
     url: String,
@@ -64,73 +64,55 @@ async fn new_key(engine: &Engine, new: NewKey) -> String {
 fn clinical() -> &'static Clinical {
     static SHARED: OnceLock<Clinical> = OnceLock::new();
     SHARED.get_or_init(|| {
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(2)
-                .enable_all()
-                .build()
-                .unwrap();
-            runtime.block_on(async move {
-                let root = tempfile::tempdir().unwrap().keep();
-                let corpus = root.join("corpus");
-                // Each file with the `_defaults.yaml` of every folder above it.
-                for rel in GUIDELINES {
-                    let mut rel = Path::new(rel).to_path_buf();
-                    let mut file = rel.clone();
-                    loop {
-                        let to = corpus.join(&file);
-                        std::fs::create_dir_all(to.parent().unwrap()).unwrap();
-                        if corpora().join(&file).exists() {
-                            std::fs::copy(corpora().join(&file), &to).unwrap();
-                        }
-                        if !rel.pop() || rel.as_os_str().is_empty() {
-                            break;
-                        }
-                        file = rel.join("_defaults.yaml");
+        for_the_binary(|_| async move {
+            let root = tempfile::tempdir().unwrap().keep();
+            let corpus = root.join("corpus");
+            // Each file with the `_defaults.yaml` of every folder above it.
+            for rel in GUIDELINES {
+                let mut rel = Path::new(rel).to_path_buf();
+                let mut file = rel.clone();
+                loop {
+                    let to = corpus.join(&file);
+                    std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+                    if corpora().join(&file).exists() {
+                        std::fs::copy(corpora().join(&file), &to).unwrap();
                     }
+                    if !rel.pop() || rel.as_os_str().is_empty() {
+                        break;
+                    }
+                    file = rel.join("_defaults.yaml");
                 }
-                let llm = Arc::new(FakeLlm::start(Vec::new()).await);
-                let mut cfg = config(&root);
-                cfg.llm.base_url = llm.base_url();
-                cfg.llm.model = "fake".into();
-                cfg.clinical.instance = "zhiku-test".into();
-                let running = start(cfg, Some(&corpus)).await;
-                let engine = Arc::clone(&running.engine);
-                let shared = Clinical {
-                    url: running.url.clone(),
-                    his: key(&engine, "his-prod", "internal", Some(&["medicine"])).await,
-                    public_his: key(&engine, "his-public", "public", Some(&["medicine"])).await,
-                    school: key(&engine, "school", "internal", Some(&["education"])).await,
-                    auditor: new_key(
-                        &engine,
-                        NewKey {
-                            name: "auditor".into(),
-                            channel: "api".into(),
-                            clearance: "public".into(),
-                            admin: true,
-                            ..NewKey::default()
-                        },
-                    )
-                    .await,
-                    engine,
-                    corpus,
-                    llm,
-                };
-                tx.send(shared).unwrap();
-                std::future::pending::<()>().await;
-                drop(running);
-            });
-        });
-        rx.recv().expect("the clinical server starts")
+            }
+            let llm = Arc::new(FakeLlm::start(Vec::new()).await);
+            let mut cfg = config(&root);
+            cfg.llm.base_url = llm.base_url();
+            cfg.llm.model = "fake".into();
+            cfg.clinical.instance = "zhiku-test".into();
+            let running = start(cfg, Some(&corpus)).await;
+            let engine = Arc::clone(&running.engine);
+            let shared = Clinical {
+                url: running.url.clone(),
+                his: key(&engine, "his-prod", "internal", Some(&["medicine"])).await,
+                public_his: key(&engine, "his-public", "public", Some(&["medicine"])).await,
+                school: key(&engine, "school", "internal", Some(&["education"])).await,
+                auditor: new_key(
+                    &engine,
+                    NewKey {
+                        name: "auditor".into(),
+                        channel: "api".into(),
+                        clearance: "public".into(),
+                        admin: true,
+                        ..NewKey::default()
+                    },
+                )
+                .await,
+                engine,
+                corpus,
+                llm,
+            };
+            (shared, running)
+        })
     })
-}
-
-fn client() -> reqwest::Client {
-    reqwest::Client::builder()
-        .timeout(Duration::from_secs(120))
-        .build()
-        .unwrap()
 }
 
 async fn post(path: &str, key: Option<&str>, body: Value) -> (u16, Value) {

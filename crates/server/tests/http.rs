@@ -12,14 +12,7 @@ use serde_json::{json, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use zhiku_testkit::{FakeLlm, Reply};
 
-use common::{assert_error, config, doc_ids, shared, start, write_corpus};
-
-fn client() -> reqwest::Client {
-    reqwest::Client::builder()
-        .timeout(Duration::from_secs(120))
-        .build()
-        .unwrap()
-}
+use common::{assert_error, client, config, doc_ids, shared, start, write_corpus};
 
 async fn post(url: &str, key: Option<&str>, body: Value) -> (u16, Value) {
     let mut req = client().post(url).json(&body);

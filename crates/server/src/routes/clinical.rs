@@ -87,7 +87,7 @@ pub struct ClinicalSource {
 impl ClinicalSource {
     fn of(chunk: &Chunk, marker: Option<usize>) -> Self {
         let meta = |k: &str| chunk.metadata.get(k).cloned();
-        let base = chunk.source.text_offset;
+        let span = chunk.source_span();
         Self {
             marker,
             doc_id: chunk.doc_id.clone(),
@@ -106,9 +106,9 @@ impl ClinicalSource {
             text: chunk.text.clone(),
             path: chunk.source.path.clone(),
             line: chunk.source.line,
-            start: base.unwrap_or(0) + chunk.start,
-            end: base.unwrap_or(0) + chunk.end,
-            span_in_file: base.is_some(),
+            start: span.start,
+            end: span.end,
+            span_in_file: span.in_file,
         }
     }
 }

@@ -148,76 +148,88 @@ pub struct Shared {
     pub admin: String,
 }
 
+/// Runs `setup` on a thread and runtime of its own, which then keep its server serving for
+/// the rest of the test binary (each test has a runtime of its own); returns what it made.
+pub fn for_the_binary<T, F>(setup: impl FnOnce(tokio::runtime::Handle) -> F + Send + 'static) -> T
+where
+    T: Send + 'static,
+    F: std::future::Future<Output = (T, Running)>,
+{
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        let handle = runtime.handle().clone();
+        runtime.block_on(async move {
+            let (made, running) = setup(handle).await;
+            tx.send(made).unwrap();
+            std::future::pending::<()>().await;
+            drop(running);
+        });
+    });
+    rx.recv().expect("the server starts")
+}
+
 pub fn shared() -> &'static Shared {
     static SHARED: OnceLock<Shared> = OnceLock::new();
     SHARED.get_or_init(|| {
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(2)
-                .enable_all()
-                .build()
-                .unwrap();
-            let handle = runtime.handle().clone();
-            runtime.block_on(async move {
-                let root = tempfile::tempdir().unwrap().keep();
-                let corpus = root.join("corpus");
-                write_corpus(&corpus);
-                let running = start(config(&root), Some(&corpus)).await;
-                let store = running.engine.store();
-                let medicine = ["medicine".to_string()];
-                let nurse = store
-                    .create_key(&zhiku_engine::NewKey {
-                        name: "nurse".into(),
-                        channel: "clinical".into(),
-                        clearance: "internal".into(),
-                        domains: Some(medicine.to_vec()),
-                        admin: false,
-                        ..Default::default()
-                    })
-                    .await
-                    .unwrap()
-                    .1;
-                let doctor = store
-                    .create_key(&zhiku_engine::NewKey {
-                        name: "doctor".into(),
-                        channel: "api".into(),
-                        clearance: "restricted".into(),
-                        domains: None,
-                        admin: false,
-                        ..Default::default()
-                    })
-                    .await
-                    .unwrap()
-                    .1;
-                let admin = store
-                    .create_key(&zhiku_engine::NewKey {
-                        name: "ops".into(),
-                        channel: "api".into(),
-                        clearance: "public".into(),
-                        domains: None,
-                        admin: true,
-                        ..Default::default()
-                    })
-                    .await
-                    .unwrap()
-                    .1;
-                tx.send(Shared {
-                    url: running.url.clone(),
-                    engine: Arc::clone(&running.engine),
-                    runtime: handle,
-                    root,
-                    nurse,
-                    doctor,
-                    admin,
+        for_the_binary(|handle| async move {
+            let root = tempfile::tempdir().unwrap().keep();
+            let corpus = root.join("corpus");
+            write_corpus(&corpus);
+            let running = start(config(&root), Some(&corpus)).await;
+            let store = running.engine.store();
+            let medicine = ["medicine".to_string()];
+            let nurse = store
+                .create_key(&zhiku_engine::NewKey {
+                    name: "nurse".into(),
+                    channel: "clinical".into(),
+                    clearance: "internal".into(),
+                    domains: Some(medicine.to_vec()),
+                    admin: false,
+                    ..Default::default()
                 })
-                .unwrap();
-                // Serve until the test binary exits.
-                std::future::pending::<()>().await;
-                drop(running);
-            });
-        });
-        rx.recv().expect("the shared server starts")
+                .await
+                .unwrap()
+                .1;
+            let doctor = store
+                .create_key(&zhiku_engine::NewKey {
+                    name: "doctor".into(),
+                    channel: "api".into(),
+                    clearance: "restricted".into(),
+                    domains: None,
+                    admin: false,
+                    ..Default::default()
+                })
+                .await
+                .unwrap()
+                .1;
+            let admin = store
+                .create_key(&zhiku_engine::NewKey {
+                    name: "ops".into(),
+                    channel: "api".into(),
+                    clearance: "public".into(),
+                    domains: None,
+                    admin: true,
+                    ..Default::default()
+                })
+                .await
+                .unwrap()
+                .1;
+            let shared = Shared {
+                url: running.url.clone(),
+                engine: Arc::clone(&running.engine),
+                runtime: handle,
+                root,
+                nurse,
+                doctor,
+                admin,
+            };
+            (shared, running)
+        })
     })
 }
 
@@ -241,4 +253,11 @@ pub fn assert_error(status: u16, body: &serde_json::Value, want_status: u16, wan
             .is_some_and(|m| !m.is_empty()),
         "{body}"
     );
+}
+
+pub fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(120))
+        .build()
+        .unwrap()
 }
