@@ -113,6 +113,8 @@ pub async fn call(
     let conditions = conditions(&request.prefetch);
     let mut cards = Vec::new();
     let mut cited: Vec<Chunk> = Vec::new();
+    // Every search this call runs, for the audit record's one question hash.
+    let mut queries: Vec<String> = Vec::new();
     if hook == "order-select" {
         let findings = findings(&request.prefetch);
         let context = Context {
@@ -122,27 +124,20 @@ pub async fn call(
                 .map(|(name, _)| name.clone())
                 .collect::<Vec<_>>(),
         };
+        let values: Vec<&str> = findings.iter().map(|(_, v)| v.as_str()).collect();
         for drug in drugs(&request.context) {
-            let values: Vec<&str> = findings.iter().map(|(_, v)| v.as_str()).collect();
             let query = format!("{drug} {} {}", conditions.join(" "), values.join(" "));
-            let found = recommendations(
-                &state,
-                &caller,
-                &facts,
-                &query,
-                Subject::Drug(&drug),
-                &context,
-            )
-            .await?;
+            let found =
+                recommendations(&state, &caller, &query, Subject::Drug(&drug), &context).await?;
             cards.extend(found.iter().map(|c| card(c, &drug, &base)));
             cited.extend(found);
+            queries.push(query);
         }
     } else {
         for condition in &conditions {
             let found = recommendations(
                 &state,
                 &caller,
-                &facts,
                 condition,
                 Subject::Condition(condition),
                 &Context::default(),
@@ -150,8 +145,11 @@ pub async fn call(
             .await?;
             cards.extend(found.iter().take(2).map(|c| card(c, condition, &base)));
             cited.extend(found.into_iter().take(2));
+            queries.push(condition.clone());
         }
     }
+    let asked = state.engine.redact(&queries.join("\n"));
+    facts.set_question(&asked.text, asked.total());
     facts.set_documents(cited.iter().map(|c| (c.doc_id.as_str(), c.title.as_str())));
     Ok(Json(json!({ "cards": cards })))
 }
@@ -365,12 +363,10 @@ struct Context<'a> {
 async fn recommendations(
     state: &AppState,
     caller: &Caller,
-    facts: &AuditFacts,
     query: &str,
     subject: Subject<'_>,
     context: &Context<'_>,
 ) -> Result<Vec<Chunk>, ApiError> {
-    facts.set_question(query, 0);
     let n = narrowing(vec!["medicine".into()], Default::default(), None);
     let hits = state
         .engine
