@@ -3,6 +3,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::clinical::{ClinicalConfig, PrivacyConfig, TlsConfig};
+use crate::mini_program::MiniProgramConfig;
 use crate::CoreError;
 
 /// The whole configuration. Every field has a default, so no file is needed to start; a TOML
@@ -23,6 +24,7 @@ pub struct Config {
     pub web: WebConfig,
     pub privacy: PrivacyConfig,
     pub clinical: ClinicalConfig,
+    pub mini_program: MiniProgramConfig,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -242,6 +244,7 @@ impl Default for Config {
             web: WebConfig::default(),
             privacy: PrivacyConfig::default(),
             clinical: ClinicalConfig::default(),
+            mini_program: MiniProgramConfig::default(),
         }
     }
 }
@@ -420,6 +423,9 @@ impl Config {
         if let Some(v) = non_empty("ZHIKU_PROMPTS_DIR") {
             self.agent.prompts_dir = v.into();
         }
+        if let Some(v) = non_empty("ZHIKU_WECHAT_APPID") {
+            self.mini_program.appid = v;
+        }
         if self.qdrant.collection.is_empty() {
             self.qdrant.collection = "zhiku".into();
         }
@@ -484,6 +490,13 @@ impl Config {
                 .login_rate
                 .parse::<crate::RateLimit>()
                 .map_err(|e| bad(format!("web.login_rate: {e}")))?;
+        }
+        let r = &self.mini_program.route;
+        let speeds_ok = r.walk_kmh > 0.0 && r.transit_kmh > 0.0 && r.radius_m > 0.0;
+        if !speeds_ok || r.max_stops == 0 || self.mini_program.session_hours == 0 {
+            return Err(bad(
+                "mini_program.route speeds, radius_m and max_stops, and mini_program.session_hours, must be positive".into(),
+            ));
         }
         let tls = &sv.tls;
         if tls.enabled() == tls.key.trim().is_empty() {

@@ -11,6 +11,7 @@ mod config;
 mod domain;
 mod error;
 mod filter;
+mod mini_program;
 mod model;
 
 pub use classification::Classification;
@@ -25,6 +26,7 @@ pub use domain::{
 };
 pub use error::CoreError;
 pub use filter::{haversine_m, GeoRadius, SearchFilter};
+pub use mini_program::{ContentCheck, MiniProgramConfig, RouteConfig};
 pub use model::{
     stable_chunk_id, Chunk, Document, Hit, LegScore, RetrievalMode, Section, SourceRef, SourceSpan,
 };
