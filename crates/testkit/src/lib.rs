@@ -2,7 +2,9 @@
 //! protocol: [`FakeLlm`] is an OpenAI-compatible chat-completions endpoint on a loopback
 //! port whose replies are scripted one request at a time, failures included (429 with
 //! `Retry-After`, 500, stalls, connections dropped mid-stream, malformed events, bytes that
-//! are not UTF-8). It records every request so tests can check what was sent.
+//! are not UTF-8). It records every request so tests can check what was sent. [`FakeWeChat`]
+//! is WeChat's server API as a mini-program backend calls it (`jscode2session`, the access
+//! token, `msgSecCheck`), each outcome chosen by the code or text sent.
 //!
 //! It is written over raw TCP rather than an HTTP framework so that it can misbehave exactly
 //! as a broken upstream does. Production code never depends on this crate. It also says which
@@ -15,6 +17,9 @@ use std::time::Duration;
 
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
+
+mod wechat;
+pub use wechat::{FakeWeChat, WeChatCall};
 
 /// How the server answers one request.
 #[derive(Debug, Clone)]
@@ -148,34 +153,65 @@ pub fn chunk(text: &str) -> String {
 
 const FINAL: &str = "data: {\"id\":\"chatcmpl-test\",\"object\":\"chat.completion.chunk\",\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"stop\"}]}\n\ndata: [DONE]\n\n";
 
+/// One HTTP/1.1 request as read off the socket.
+pub(crate) struct RawRequest {
+    pub method: String,
+    /// The path with its query string.
+    pub target: String,
+    pub authorization: Option<String>,
+    pub body: Vec<u8>,
+}
+
+/// The next request on a connection; `None` when the client closed it.
+pub(crate) async fn read_request(
+    reader: &mut BufReader<TcpStream>,
+) -> std::io::Result<Option<RawRequest>> {
+    let mut line = String::new();
+    if reader.read_line(&mut line).await? == 0 {
+        return Ok(None);
+    }
+    let mut parts = line.split_whitespace();
+    let method = parts.next().unwrap_or("").to_string();
+    let target = parts.next().unwrap_or("").to_string();
+    let mut length = 0usize;
+    let mut authorization = None;
+    loop {
+        let mut h = String::new();
+        reader.read_line(&mut h).await?;
+        let h = h.trim_end();
+        if h.is_empty() {
+            break;
+        }
+        if let Some((k, v)) = h.split_once(':') {
+            match k.trim().to_ascii_lowercase().as_str() {
+                "content-length" => length = v.trim().parse().unwrap_or(0),
+                "authorization" => authorization = Some(v.trim().to_string()),
+                _ => {}
+            }
+        }
+    }
+    let mut body = vec![0; length];
+    reader.read_exact(&mut body).await?;
+    Ok(Some(RawRequest {
+        method,
+        target,
+        authorization,
+        body,
+    }))
+}
+
 async fn serve(sock: TcpStream, state: Arc<Mutex<State>>) -> std::io::Result<()> {
     let mut reader = BufReader::new(sock);
     loop {
-        // Request line and headers.
-        let mut line = String::new();
-        if reader.read_line(&mut line).await? == 0 {
+        let Some(RawRequest {
+            target: path,
+            authorization,
+            body,
+            ..
+        }) = read_request(&mut reader).await?
+        else {
             return Ok(());
-        }
-        let path = line.split_whitespace().nth(1).unwrap_or("").to_string();
-        let mut length = 0usize;
-        let mut authorization = None;
-        loop {
-            let mut h = String::new();
-            reader.read_line(&mut h).await?;
-            let h = h.trim_end();
-            if h.is_empty() {
-                break;
-            }
-            if let Some((k, v)) = h.split_once(':') {
-                match k.trim().to_ascii_lowercase().as_str() {
-                    "content-length" => length = v.trim().parse().unwrap_or(0),
-                    "authorization" => authorization = Some(v.trim().to_string()),
-                    _ => {}
-                }
-            }
-        }
-        let mut body = vec![0; length];
-        reader.read_exact(&mut body).await?;
+        };
         let body: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
         let stream = body["stream"].as_bool().unwrap_or(false);
         let reply = {
@@ -325,7 +361,7 @@ fn split_pieces(text: &str) -> Vec<String> {
     chars.chunks(7).map(|c| c.iter().collect()).collect()
 }
 
-async fn write_plain(
+pub(crate) async fn write_plain(
     sock: &mut TcpStream,
     code: u16,
     headers: &[(&str, String)],
