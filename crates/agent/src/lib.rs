@@ -23,6 +23,7 @@ mod relevance;
 
 pub use agent::Agent;
 pub use answer::{AgentError, Answer, AnswerEvent, AnswerMode, AskRequest};
+pub use assembler::width as display_width;
 pub use citations::{check_citations, CheckedAnswer, Citation};
 pub use conversation::{rule_rewrite, Turn};
 pub use extractive::{extractive_answer, ExtractiveAnswer, ExtractiveOptions};

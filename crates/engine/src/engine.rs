@@ -1,5 +1,6 @@
 //! [`Engine`]: opened once from a configuration, shared by every request.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -154,6 +155,8 @@ pub struct Spot {
     pub lon: f64,
     pub distance_m: f64,
     pub source: String,
+    /// The place's record fields (category, era, names, opening hours…).
+    pub metadata: BTreeMap<String, String>,
 }
 
 pub struct Engine {
@@ -165,6 +168,8 @@ pub struct Engine {
     pub(crate) store: Store,
     pub(crate) audit: zhiku_audit::AuditTrail,
     pub(crate) redactor: Option<Arc<zhiku_redact::Redactor>>,
+    /// The mini-program's WeChat credentials, when its door is open.
+    pub(crate) wechat: Option<zhiku_wechat::WeChat>,
     /// One ingest at a time (the manifest and the intent file are the data directory's).
     ingesting: tokio::sync::Mutex<()>,
 }
@@ -188,7 +193,9 @@ impl Engine {
         let agent = Agent::new(retriever, Arc::clone(&registry), &config)?;
         let audit = crate::privacy::open_audit(&config, &store).await?;
         let redactor = crate::privacy::redactor(&config)?;
+        let wechat = crate::tourists::wechat_client(&config);
         Ok(Self {
+            wechat,
             config,
             embedder,
             indexes,
@@ -450,17 +457,20 @@ impl Engine {
         stats_of(&self.indexes).await
     }
 
-    /// Places within `radius_m` of a point, nearest first, one per document; `query` (or, by
-    /// default, words for sights) ranks the candidates before distance sorts them.
+    /// Places within `radius_m` of a point (and matching `filters`), nearest first, one per
+    /// document; `query` (or, by default, words for sights) ranks the candidates before
+    /// distance sorts them.
     pub async fn near(
         &self,
         caller: &Caller,
         point: GeoRadius,
+        filters: BTreeMap<String, Vec<String>>,
         query: Option<&str>,
         k: usize,
     ) -> Result<Vec<Spot>, EngineError> {
         let narrowing = Narrowing {
             near: Some(point),
+            filters,
             ..Narrowing::default()
         };
         let query = query.unwrap_or("景点 名胜 古迹 博物馆 scenic spot museum heritage");
@@ -486,6 +496,7 @@ impl Engine {
                 lat,
                 lon,
                 source: c.source.path,
+                metadata: c.metadata,
             });
         }
         spots.sort_by(|a, b| a.distance_m.total_cmp(&b.distance_m));

@@ -3,6 +3,7 @@ use zhiku_core::CoreError;
 use zhiku_index::IndexError;
 use zhiku_ingest::IngestError;
 use zhiku_store::StoreError;
+use zhiku_wechat::WeChatError;
 
 /// What went wrong, as a transport needs to know it: whose fault, and what to say.
 #[derive(Debug, thiserror::Error)]
@@ -47,6 +48,15 @@ pub enum EngineError {
     /// The access could not be recorded, so it is not done.
     #[error(transparent)]
     Audit(#[from] zhiku_audit::AuditError),
+    /// A door that configuration leaves closed.
+    #[error("{0}")]
+    NotConfigured(String),
+    #[error(transparent)]
+    WeChat(#[from] zhiku_wechat::WeChatError),
+    #[error("this text did not pass WeChat's content check and is not answered")]
+    ContentRejected,
+    #[error("the content check could not run and is required (mini_program.content_check): {0}")]
+    ContentCheckFailed(String),
 }
 
 /// The class of an error, which a transport maps to its own status codes.
@@ -61,6 +71,13 @@ pub enum ErrorKind {
     Busy,
     /// A dependency (index, database, model) failed.
     Unavailable,
+    /// Understood, and refused for what it says (422).
+    Rejected,
+    /// The caller must slow down.
+    RateLimited,
+    /// An upstream service (WeChat) answered wrongly or not at all.
+    Upstream,
+    UpstreamTimeout,
 }
 
 impl From<AgentError> for EngineError {
@@ -84,7 +101,14 @@ impl EngineError {
             Self::Agent(e) if e.is_caller_error() => ErrorKind::Invalid,
             Self::Index(IndexError::Core(_)) => ErrorKind::Invalid,
             Self::Ingest(IngestError::PruneTooLarge { .. }) => ErrorKind::Invalid,
-            Self::Forbidden(_) => ErrorKind::Forbidden,
+            Self::Forbidden(_) | Self::WeChat(WeChatError::Blocked) => ErrorKind::Forbidden,
+            Self::WeChat(WeChatError::InvalidCode) => ErrorKind::Unauthenticated,
+            Self::WeChat(WeChatError::TooFrequent) => ErrorKind::RateLimited,
+            Self::WeChat(WeChatError::Timeout(_)) => ErrorKind::UpstreamTimeout,
+            Self::WeChat(
+                WeChatError::Other { .. } | WeChatError::Unreachable(_) | WeChatError::Malformed(_),
+            ) => ErrorKind::Upstream,
+            Self::ContentRejected => ErrorKind::Rejected,
             Self::ConversationNotFound(_) | Self::DocumentNotFound(_) => ErrorKind::NotFound,
             Self::Index(IndexError::Busy(_))
             | Self::Ingest(IngestError::Index(IndexError::Busy(_))) => ErrorKind::Busy,
@@ -107,6 +131,16 @@ impl EngineError {
             Self::UnknownRole(_) => "unknown_role",
             Self::InvalidAccount(_) => "invalid_account",
             Self::Store(StoreError::Exists(_)) => "already_exists",
+            Self::NotConfigured(_) | Self::WeChat(WeChatError::NoSecret(_)) => "not_configured",
+            Self::WeChat(WeChatError::InvalidCode) => "invalid_code",
+            Self::WeChat(WeChatError::TooFrequent) => "login_too_frequent",
+            Self::WeChat(WeChatError::Blocked) => "user_blocked",
+            Self::WeChat(WeChatError::Busy) => "wechat_busy",
+            Self::WeChat(WeChatError::Timeout(_)) => "wechat_timeout",
+            Self::WeChat(WeChatError::Malformed(_)) => "wechat_bad_reply",
+            Self::WeChat(_) => "wechat_error",
+            Self::ContentRejected => "content_rejected",
+            Self::ContentCheckFailed(_) => "content_check_unavailable",
             Self::Ingest(IngestError::PruneTooLarge { .. }) => "prune_too_large",
             e if e.kind() == ErrorKind::Busy => "busy",
             e if e.kind() == ErrorKind::Invalid => "invalid_request",

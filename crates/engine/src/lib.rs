@@ -1,7 +1,7 @@
 //! Zhiku's engine: the one object every front door drives. It assembles the embedder, the
 //! indexes, the domains, the agent and the store from a configuration, and offers the
-//! operations users reach — search, ask (streamed), conversations, ingest, stats, spots near a
-//! point — each taking the [`Caller`] its transport authenticated.
+//! operations users reach — search, ask (streamed), conversations, ingest, stats, places near
+//! a point and a day's route, tourists' sessions — each taking the [`Caller`] its transport authenticated.
 //!
 //! Transports (the `zhiku` terminal commands, the HTTP server) parse, authenticate and print;
 //! the rules about who may see what live here, once: clearance and allowed domains come from
@@ -14,8 +14,10 @@ mod documents;
 mod domains;
 mod engine;
 mod error;
+mod places;
 mod privacy;
 mod scope;
+mod tourists;
 
 pub use accounts::{add_user, set_password, Role, WebUser};
 pub use caller::{Caller, Channel};
@@ -27,8 +29,12 @@ pub use engine::{
     History, Readiness, Spot, Stats, TurnSources, TurnView,
 };
 pub use error::{EngineError, ErrorKind};
+pub use places::{
+    Lang, Mention, NotProposed, Place, PlaceDetail, Quote, RoutePlan, RouteRequest, RouteStop,
+};
 pub use privacy::{audit_agent, audit_bundle};
 pub use scope::Narrowing;
+pub use tourists::{ContentChecked, MiniProgramLogin, Preferences, Tourist};
 pub use zhiku_audit::{
     time_range, Action as AuditAction, AuditAgent, AuditEntry, Outcome as AuditOutcome,
 };
@@ -40,4 +46,5 @@ pub use zhiku_core::{
 };
 pub use zhiku_index::SearchResults;
 pub use zhiku_ingest::{IngestOptions, IngestReport, GENERAL as GENERAL_DOMAIN};
-pub use zhiku_store::NewKey;
+pub use zhiku_store::{MpDeleted, NewKey};
+pub use zhiku_tour::{Leg, OpeningHours, Travel};

@@ -96,13 +96,23 @@ impl From<EngineError> for ApiError {
             ErrorKind::NotFound => StatusCode::NOT_FOUND,
             ErrorKind::Busy => StatusCode::CONFLICT,
             ErrorKind::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            ErrorKind::Rejected => StatusCode::UNPROCESSABLE_ENTITY,
+            ErrorKind::RateLimited => StatusCode::TOO_MANY_REQUESTS,
+            ErrorKind::Upstream => StatusCode::BAD_GATEWAY,
+            ErrorKind::UpstreamTimeout => StatusCode::GATEWAY_TIMEOUT,
         };
-        if status == StatusCode::SERVICE_UNAVAILABLE {
-            // Our side or upstream: logged in full (no question text is in these), told briefly.
+        if status.is_server_error() {
+            // Our side or upstream: logged in full (no question text, secret or identifier is
+            // in these), told briefly.
             tracing::error!(error = %e, "request failed");
         }
+        let retry_after = match status {
+            StatusCode::SERVICE_UNAVAILABLE => Some(5),
+            StatusCode::TOO_MANY_REQUESTS => Some(60),
+            _ => None,
+        };
         Self {
-            retry_after: (status == StatusCode::SERVICE_UNAVAILABLE).then_some(5),
+            retry_after,
             ..Self::new(status, e.code(), e.to_string())
         }
     }

@@ -1,6 +1,6 @@
-//! Zhiku's database: conversations and their turns, feedback, API keys, sessions and the
-//! audit trail, behind one interface over SQLite (a file under the data directory, nothing to
-//! install) or PostgreSQL (`database.url`, shared by several replicas). Migrations are built
+//! Zhiku's database: conversations and their turns, feedback, API keys, sessions, the
+//! mini-program's tourists and the audit trail, behind one interface over SQLite (a file
+//! under the data directory, nothing to install) or PostgreSQL (`database.url`, shared by several replicas). Migrations are built
 //! into the binary and run on open.
 //!
 //! It stores what it is given and decides nothing: who may read a conversation and which
@@ -9,10 +9,12 @@
 mod accounts;
 mod audit;
 mod keys;
+mod mini_program;
 
 pub use accounts::{user_principal, Session, User};
 pub use audit::{AuditRow, ChainBreak};
 pub use keys::{ApiKey, NewKey};
+pub use mini_program::{MpDeleted, MpSession};
 
 use std::borrow::Cow;
 use std::path::Path;
@@ -57,6 +59,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         3,
         "clinical",
         include_str!("../migrations/0003_clinical.sql"),
+    ),
+    (
+        4,
+        "mini-program",
+        include_str!("../migrations/0004_mini_program.sql"),
     ),
 ];
 

@@ -128,6 +128,13 @@ pub fn record_document(
         meta("era", r.get("era"));
         meta("district", r.get("district"));
         meta("unesco", r.get("unesco"));
+        // What a visitor's app shows of a place without parsing its text.
+        meta("name_zh", zh.clone());
+        meta("name_en", en.clone());
+        meta("built", r.get("built"));
+        meta("address", r.get("address_zh").or_else(|| r.get("address")));
+        meta("opening_hours", r.get("opening_hours"));
+        meta("tickets", r.get("tickets"));
         (title, text, Some("zh-en".to_string()), location)
     } else if let Some(author) = r.get("author") {
         let title = r

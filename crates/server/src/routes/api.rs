@@ -293,7 +293,13 @@ pub async fn near(
     };
     let spots = state
         .engine
-        .near(&caller, point, q.q.as_deref(), q.k.unwrap_or(10))
+        .near(
+            &caller,
+            point,
+            Default::default(),
+            q.q.as_deref(),
+            q.k.unwrap_or(10),
+        )
         .await?;
     Ok(Json(serde_json::json!({ "spots": spots })))
 }
