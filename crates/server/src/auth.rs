@@ -25,29 +25,7 @@ impl FromRequestParts<AppState> for Authed {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let header = parts
-            .headers
-            .get(header::AUTHORIZATION)
-            .map(|v| v.to_str().unwrap_or_default().trim().to_string());
-        // An empty bearer token (what OpenAI clients send when the key field is left blank)
-        // counts as no credentials.
-        let secret = match header.as_deref() {
-            None | Some("") => None,
-            Some(value) => {
-                let token = value
-                    .strip_prefix("Bearer")
-                    .or_else(|| value.strip_prefix("bearer"))
-                    .filter(|rest| rest.is_empty() || rest.starts_with(' '))
-                    .map(str::trim)
-                    .ok_or_else(|| {
-                        ApiError::unauthorized(
-                            "invalid_credentials",
-                            "expected Authorization: Bearer <key>",
-                        )
-                    })?;
-                Some(token).filter(|t| !t.is_empty())
-            }
-        };
+        let secret = bearer_token(parts)?;
         let Some(secret) = secret else {
             if let Some(user) = web_user(parts, state).await? {
                 return Ok(Authed(state.engine.web_caller(&user)));
@@ -63,7 +41,7 @@ impl FromRequestParts<AppState> for Authed {
         let key = state
             .engine
             .store()
-            .find_key(secret)
+            .find_key(&secret)
             .await
             .map_err(|e| ApiError::from(zhiku_engine::EngineError::from(e)))?
             .ok_or_else(|| {
@@ -108,6 +86,55 @@ impl FromRequestParts<AppState> for Authed {
             key.domains,
             key.admin,
         )))
+    }
+}
+
+/// The `Authorization: Bearer <token>` a request carries, if any. An empty bearer token (what
+/// OpenAI clients send when the key field is left blank) counts as none.
+pub fn bearer_token(parts: &Parts) -> Result<Option<String>, ApiError> {
+    let header = parts
+        .headers
+        .get(header::AUTHORIZATION)
+        .map(|v| v.to_str().unwrap_or_default().trim().to_string());
+    match header.as_deref() {
+        None | Some("") => Ok(None),
+        Some(value) => {
+            let token = value
+                .strip_prefix("Bearer")
+                .or_else(|| value.strip_prefix("bearer"))
+                .filter(|rest| rest.is_empty() || rest.starts_with(' '))
+                .map(str::trim)
+                .ok_or_else(|| {
+                    ApiError::unauthorized(
+                        "invalid_credentials",
+                        "expected Authorization: Bearer <key>",
+                    )
+                })?;
+            Ok(Some(token.to_string()).filter(|t| !t.is_empty()))
+        }
+    }
+}
+
+/// A tourist of the mini-program, from the session token its login returned.
+pub struct TouristAuth(pub zhiku_engine::Tourist);
+
+impl FromRequestParts<AppState> for TouristAuth {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let Some(token) = bearer_token(parts)? else {
+            return Err(ApiError::unauthorized(
+                "missing_session",
+                "log in first (POST /api/mp/v1/login) and send Authorization: Bearer <token>",
+            ));
+        };
+        match state.engine.tourist(&token).await? {
+            Some(t) => Ok(TouristAuth(t)),
+            None => Err(ApiError::unauthorized(
+                "session_expired",
+                "this session has expired or is unknown: call wx.login and log in again",
+            )),
+        }
     }
 }
 

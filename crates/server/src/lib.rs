@@ -121,6 +121,19 @@ pub fn router(state: AppState) -> Router {
         .merge(page)
         .merge(clinical)
         .route("/cds-services", get(routes::cds::discovery))
+        .route("/api/mp/v1/login", post(routes::mp::login))
+        .route("/api/mp/v1/ask", post(routes::mp::ask))
+        .route("/api/mp/v1/spots/nearby", get(routes::mp::nearby))
+        .route("/api/mp/v1/spots/{id}", get(routes::mp::spot))
+        .route("/api/mp/v1/route", post(routes::mp::route))
+        .route(
+            "/api/mp/v1/preferences",
+            get(routes::mp::preferences).put(routes::mp::set_preferences),
+        )
+        .route(
+            "/api/mp/v1/me",
+            axum::routing::delete(routes::mp::delete_me),
+        )
         .route("/auth/me", get(routes::web::who))
         .route("/auth/login", post(routes::web::login))
         .route("/auth/logout", post(routes::web::logout))

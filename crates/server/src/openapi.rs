@@ -3,7 +3,7 @@
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::routes::{admin, api, cds, clinical, openai, ops, web};
+use crate::routes::{admin, api, cds, clinical, mp, openai, ops, web};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -15,6 +15,8 @@ use crate::routes::{admin, api, cds, clinical, openai, ops, web};
             without either a caller is anonymous with public clearance, if the server allows it. \
             Hospital systems use `/api/clinical/v1/...` with a key allowed the medicine domain; \
             every such request is recorded as a FHIR AuditEvent. \
+            The WeChat mini-program logs in at `/api/mp/v1/login` with a `wx.login` code and sends \
+            the token it gets as a bearer token to the other `/api/mp/v1/...` routes. \
             Every error is `{\"error\": {\"code\", \"message\"}}`."
     ),
     paths(
@@ -25,6 +27,8 @@ use crate::routes::{admin, api, cds, clinical, openai, ops, web};
         api::domains, web::who, web::login, web::logout,
         admin::ingest,
         clinical::search, clinical::ask, clinical::audit, cds::discovery, cds::call,
+        mp::login, mp::ask, mp::nearby, mp::spot, mp::route, mp::preferences,
+        mp::set_preferences, mp::delete_me,
     ),
     components(schemas(crate::ErrorBody)),
     modifiers(&Bearer)
