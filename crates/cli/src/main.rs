@@ -9,6 +9,7 @@ mod bench;
 mod bench_serve;
 mod eval;
 mod keys;
+mod route;
 mod search;
 mod serve;
 mod users;
@@ -94,6 +95,8 @@ enum Command {
     Chat(ask::ChatArgs),
     /// Search the indexes and print hits with their sources.
     Search(search::SearchArgs),
+    /// Plan a tourist's day from a point and time (what the mini-program's route gives).
+    Route(route::RouteArgs),
     /// Evaluate retrieval, extractive answers and abstention on BEIR-style folders
     /// (corpus.jsonl, queries.jsonl, qrels.tsv).
     Eval(eval::EvalArgs),
@@ -186,6 +189,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             })
         }
         Command::Search(args) => search::run(config, args).await,
+        Command::Route(args) => route::run(config, args).await,
         Command::Ask(args) => ask::run(config, args).await,
         Command::Chat(args) => ask::chat(config, args).await,
         Command::Eval(args) => eval::run(config, args).await,

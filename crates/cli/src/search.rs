@@ -40,7 +40,7 @@ pub struct SearchArgs {
     pub json: bool,
 }
 
-fn parse_point(s: &str) -> Result<(f64, f64), String> {
+pub fn parse_point(s: &str) -> Result<(f64, f64), String> {
     let (a, b) = s.split_once(',').ok_or("expected LAT,LON")?;
     let lat: f64 = a.trim().parse().map_err(|e| format!("latitude: {e}"))?;
     let lon: f64 = b.trim().parse().map_err(|e| format!("longitude: {e}"))?;
