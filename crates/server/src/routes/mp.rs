@@ -394,12 +394,11 @@ pub async fn route(
     }
     .checked()?
     .interests;
-    let guessed =
-        if interests.iter().any(|i| !i.is_ascii()) || interests.is_empty() {
-            Lang::Zh
-        } else {
-            Lang::En
-        };
+    let guessed = if interests.iter().any(|i| !i.is_ascii()) || interests.is_empty() {
+        Lang::Zh
+    } else {
+        Lang::En
+    };
     let lang = language(&state, &tourist, body.lang.as_deref(), guessed).await?;
     let request = RouteRequest {
         lat: body.lat,
