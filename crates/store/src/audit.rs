@@ -62,11 +62,7 @@ impl Store {
     /// request whose record cannot be written fails with it.
     pub async fn append_audit(&self, record: &str) -> Result<AuditRow> {
         let _one_writer = self.audit_writer.lock().await;
-        let mut tx = self
-            .pool
-            .begin()
-            .await
-            .map_err(q("writing the audit trail"))?;
+        let mut tx = self.begin_write("writing the audit trail").await?;
         if self.backend == Backend::Postgres {
             // Replicas share the chain: one appender at a time, until this transaction ends.
             sqlx::query("SELECT pg_advisory_xact_lock(7243500)")

@@ -159,6 +159,21 @@ fn q(doing: &'static str) -> impl FnOnce(sqlx::Error) -> StoreError {
 }
 
 impl Store {
+    /// A transaction that will write. SQLite's default `BEGIN` takes the write lock only at
+    /// the first write, so a transaction that reads first and another writer commits in
+    /// between fails at once with "database is locked" (the busy timeout cannot help a stale
+    /// snapshot); `BEGIN IMMEDIATE` takes the lock up front and waits its turn instead.
+    async fn begin_write(
+        &self,
+        doing: &'static str,
+    ) -> Result<sqlx::Transaction<'static, sqlx::Any>> {
+        let begun = match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await,
+            Backend::Postgres => self.pool.begin().await,
+        };
+        begun.map_err(q(doing))
+    }
+
     /// The SQLite database at `path` (created, with its folder, if missing).
     pub async fn open_sqlite(path: &Path) -> Result<Self> {
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
@@ -344,11 +359,7 @@ impl Store {
 
     /// Deletes a conversation with its turns and their feedback, all or nothing.
     pub async fn delete_conversation(&self, id: &str) -> Result<bool> {
-        let mut tx = self
-            .pool
-            .begin()
-            .await
-            .map_err(q("deleting a conversation"))?;
+        let mut tx = self.begin_write("deleting a conversation").await?;
         for sql in [
             "DELETE FROM feedback WHERE conversation_id = $1",
             "DELETE FROM turns WHERE conversation_id = $1",
@@ -426,7 +437,7 @@ impl Store {
         // primary key refuses the loser, which takes the following one.
         let mut last_error = None;
         for _ in 0..5 {
-            let mut tx = self.pool.begin().await.map_err(q("appending a turn"))?;
+            let mut tx = self.begin_write("appending a turn").await?;
             let next: i64 = sqlx::query(
                 "SELECT COALESCE(MAX(seq), 0) + 1 AS next FROM turns WHERE conversation_id = $1",
             )

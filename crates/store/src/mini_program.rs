@@ -35,7 +35,7 @@ impl Store {
         let token = new_secret("zmp_");
         let now = now_ms();
         let expires = now.saturating_add(i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX));
-        let mut tx = self.pool.begin().await.map_err(q("starting a session"))?;
+        let mut tx = self.begin_write("starting a session").await?;
         sqlx::query("DELETE FROM mp_sessions WHERE expires_at <= $1")
             .bind(now)
             .execute(&mut *tx)
@@ -117,7 +117,7 @@ impl Store {
     /// conversations `principal` owns with their turns and feedback.
     pub async fn delete_mp_user(&self, user_hash: &str, principal: &str) -> Result<MpDeleted> {
         let doing = "deleting a tourist's data";
-        let mut tx = self.pool.begin().await.map_err(q(doing))?;
+        let mut tx = self.begin_write(doing).await?;
         for sql in [
             "DELETE FROM feedback WHERE conversation_id IN (SELECT id FROM conversations WHERE owner = $1)",
             "DELETE FROM turns WHERE conversation_id IN (SELECT id FROM conversations WHERE owner = $1)",
