@@ -10,8 +10,8 @@ use zhiku_core::{
 };
 use zhiku_index::HybridRetriever;
 
-use crate::answer::{AgentError, Answer, AnswerEvent, AnswerMode, AskRequest};
-use crate::assembler::{Assembler, NO_ANSWER};
+use crate::answer::{AgentError, Answer, AnswerEvent, AnswerMode, AskRequest, SupportReport};
+use crate::assembler::{Assembler, Origin, NO_ANSWER};
 use crate::budget::{estimate_tokens, MESSAGE_OVERHEAD};
 use crate::conversation::{rule_rewrite, Turn};
 use crate::extractive::{extractive_answer, ExtractiveOptions};
@@ -99,9 +99,13 @@ impl Agent {
         };
         let k = policy.passages.unwrap_or(self.cfg.passages);
         let mut notices = Vec::new();
-        let hits = self
-            .retrieve(&query, &filter, &hints, k, lang, &mut notices)
-            .await?;
+        let hits = match &req.passages {
+            Some(given) => given.iter().take(k).cloned().collect(),
+            None => {
+                self.retrieve(&query, &filter, &hints, k, lang, &mut notices)
+                    .await?
+            }
+        };
         let relevance = Relevance::assess(&query, &hits);
         let mut out = Output::new(&hits, &self.registry, lang, &mut on_event);
         out.event(AnswerEvent::Started {
@@ -126,6 +130,7 @@ impl Agent {
         let mut mode = self.mode();
         let abstained;
         let mut removed = 0;
+        let mut support = SupportReport::default();
         if hits.is_empty() || !relevance.sufficient(&self.cfg) {
             out.notice(messages::below_threshold(lang).into());
             out.text(messages::no_answer(lang));
@@ -135,13 +140,22 @@ impl Agent {
                 Ok(r) => {
                     removed = r.removed;
                     abstained = r.abstained;
+                    support = r.support;
                 }
-                Err(reason) => {
+                Err(fallback) => {
                     let shown = !out.text.is_empty();
-                    out.notice(if shown {
-                        messages::interrupted(lang, &reason)
-                    } else {
-                        messages::extractive_after_failure(lang, &reason)
+                    out.notice(match &fallback {
+                        Fallback::Rejected(report) => {
+                            support = *report;
+                            support.rejected = true;
+                            messages::model_answer_rejected(lang).into()
+                        }
+                        Fallback::Unavailable(reason) if shown => {
+                            messages::interrupted(lang, reason)
+                        }
+                        Fallback::Unavailable(reason) => {
+                            messages::extractive_after_failure(lang, reason)
+                        }
                     });
                     if shown {
                         out.text("\n\n");
@@ -167,6 +181,7 @@ impl Agent {
             notices: out.notices,
             abstained,
             removed_markers: removed,
+            support,
             relevance,
             level: hits
                 .iter()
@@ -261,29 +276,44 @@ impl Agent {
             .hits)
     }
 
-    /// Streams the model's answer through the checks. `Err(reason)` when it failed and the
-    /// caller must fall back.
+    /// Streams the model's answer through the checks. `Err` when the caller must fall back:
+    /// the model failed, or nothing it wrote was supported by the passages.
     async fn model_answer(
         &self,
         llm: &ChatClient,
         ctx: &Context<'_>,
         out: &mut Output<'_, impl FnMut(AnswerEvent)>,
-    ) -> Result<ModelResult, String> {
+    ) -> Result<ModelResult, Fallback> {
         let (domain, lang, policy) = (ctx.domain, ctx.lang, ctx.policy);
         let (messages, used) = self
             .build_messages(llm.config(), ctx)
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| Fallback::Unavailable(e.to_string()))?;
         let max_tokens = match policy.max_width {
             Some(w) => llm.config().max_answer_tokens.min(w + 64),
             None => llm.config().max_answer_tokens,
         };
-        let mut asm = Assembler::new(&ctx.hits[..used], domain, policy, true);
+        let origin = Origin::Model {
+            embedder: Some(Arc::clone(self.retriever.embedder())),
+        };
+        let mut asm = Assembler::new(&ctx.hits[..used], domain, policy, origin);
         let result = llm
             .chat(&messages, llm.config().stream, max_tokens, |d| {
                 asm.push(d, &mut |p| out.piece(p))
             })
             .await;
         asm.finish(&mut |p| out.piece(p));
+        if asm.report.markers_added > 0 {
+            out.notice(messages::markers_added(lang, asm.report.markers_added));
+        }
+        if asm.report.unchecked > 0 {
+            out.notice(messages::unchecked_language(lang, asm.report.unchecked));
+        }
+        if asm.report.markers_moved > 0 {
+            out.notice(messages::markers_moved(lang, asm.report.markers_moved));
+        }
+        if !asm.unsupported.is_empty() {
+            out.notice(messages::unsupported_removed(lang, &asm.unsupported));
+        }
         for reason in &asm.dropped {
             out.notice(messages::dropped_sentence(lang, reason));
         }
@@ -302,15 +332,16 @@ impl Agent {
                     out.notice(messages::model_abstained(lang).into());
                     out.text(messages::no_answer(lang));
                 } else if asm.text.trim().is_empty() {
-                    return Err(if asm.dropped.is_empty() {
-                        LlmError::Empty.to_string()
+                    return Err(if asm.dropped.is_empty() && asm.unsupported.is_empty() {
+                        Fallback::Unavailable(LlmError::Empty.to_string())
                     } else {
-                        "every sentence of the model's answer was removed".into()
+                        Fallback::Rejected(asm.report)
                     });
                 }
                 Ok(ModelResult {
                     removed: asm.removed(),
                     abstained: asm.abstained,
+                    support: asm.report,
                 })
             }
             // The model had already said the passages do not answer: that stands.
@@ -320,6 +351,7 @@ impl Agent {
                 Ok(ModelResult {
                     removed: asm.removed(),
                     abstained: true,
+                    support: asm.report,
                 })
             }
             Err(e) => {
@@ -327,7 +359,7 @@ impl Agent {
                 if reason.chars().count() > 200 {
                     reason = reason.chars().take(200).collect::<String>() + "…";
                 }
-                Err(reason)
+                Err(Fallback::Unavailable(reason))
             }
         }
     }
@@ -415,7 +447,7 @@ impl Agent {
             out.text(&ex.text);
             return true;
         }
-        let mut asm = Assembler::new(hits, ctx.domain, ctx.policy, false);
+        let mut asm = Assembler::new(hits, ctx.domain, ctx.policy, Origin::Extractive);
         asm.push(&ex.text, &mut |p| out.piece(p));
         asm.finish(&mut |p| out.piece(p));
         if asm.shortened {
@@ -454,6 +486,15 @@ struct Context<'a> {
 struct ModelResult {
     removed: usize,
     abstained: bool,
+    support: SupportReport,
+}
+
+/// Why the model's answer gave way to an extractive one; the notice says which.
+enum Fallback {
+    /// The model could not be reached or failed (the reason, shortened).
+    Unavailable(String),
+    /// The model answered, but none of its sentences was supported by the passages.
+    Rejected(SupportReport),
 }
 
 pub(crate) fn note_for(registry: &DomainRegistry, hit: &Hit, lang: Language) -> Option<String> {

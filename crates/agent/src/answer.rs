@@ -2,7 +2,7 @@
 //! finished answer and the errors.
 
 use serde::Serialize;
-use zhiku_core::{Classification, CoreError, SearchFilter};
+use zhiku_core::{Classification, CoreError, Hit, SearchFilter};
 use zhiku_index::IndexError;
 
 use crate::citations::Citation;
@@ -24,6 +24,9 @@ pub struct AskRequest {
     pub history: Vec<Turn>,
     /// The conversation's id, echoed in the events; the agent stores nothing.
     pub conversation_id: Option<String>,
+    /// Answer from exactly these passages instead of retrieving: how `zhiku eval --answers`
+    /// asks a question with its answer's passages taken out. Never set from a request.
+    pub passages: Option<Vec<Hit>>,
 }
 
 /// How an answer was produced.
@@ -78,6 +81,9 @@ pub struct Answer {
     pub abstained: bool,
     /// Markers that pointed at no passage and were removed.
     pub removed_markers: usize,
+    /// What checking a model's sentences against the passages changed (all zero for an
+    /// extractive answer, whose sentences are the passages' own).
+    pub support: SupportReport,
     pub relevance: Relevance,
     /// The most restricted level among the passages the answer was formed from: whoever
     /// reads this answer later needs that clearance.
@@ -88,6 +94,28 @@ pub struct Answer {
     /// it (set by the engine).
     #[serde(skip_serializing_if = "is_zero")]
     pub redacted_identifiers: usize,
+}
+
+/// The sentences of a model's answer against the passages.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct SupportReport {
+    /// Sentences that make a claim (checked).
+    pub sentences: usize,
+    /// Distinct markers the model wrote in those sentences, and how many of them point at a
+    /// passage that supports their sentence.
+    pub markers_written: usize,
+    pub markers_supported: usize,
+    /// Supported sentences the model left without a marker, now citing their passage.
+    pub markers_added: usize,
+    /// Markers the model wrote that pointed at a passage sharing nothing with the sentence.
+    pub markers_moved: usize,
+    /// Sentences no passage supports, removed.
+    pub removed: usize,
+    /// Sentences in the other language than the passages they cite: kept, not checked word
+    /// for word (see the notice).
+    pub unchecked: usize,
+    /// The model's answer was not shown: none of it was supported (the answer is extractive).
+    pub rejected: bool,
 }
 
 fn is_zero(n: &usize) -> bool {

@@ -1,14 +1,30 @@
 //! Turns a model's raw output, piece by piece, into what the user sees: the reply that
 //! means "the passages do not answer" caught before any of it is shown, citation markers
-//! checked, and, where the domain asks for it, each sentence checked (e.g. doses) and the
-//! length kept to its limit. Sentences are then released whole instead of token by token.
+//! checked, each sentence of a model's answer checked for support by the passages (markers
+//! added, moved or the sentence removed: `support`), and, where the domain asks for it, each
+//! sentence checked by the domain (e.g. doses) and the length kept to its limit. Sentences
+//! are then released whole instead of token by token.
+
+use std::sync::Arc;
 
 use zhiku_core::{AnswerPolicy, Domain, Hit};
+use zhiku_embed::Embedder;
 
+use crate::answer::SupportReport;
 use crate::citations::{markers_in, CitationStream};
+use crate::support::{with_markers, SupportCheck, Verdict};
 
 /// The exact reply the prompts ask for when the passages do not answer.
 pub const NO_ANSWER: &str = "NO_ANSWER";
+
+/// Who wrote the text.
+pub enum Origin {
+    /// Sentences of the passages themselves.
+    Extractive,
+    /// A model: the reply may be `NO_ANSWER`, and every sentence is checked for support by
+    /// the passages (across languages too, with the embedder).
+    Model { embedder: Option<Arc<Embedder>> },
+}
 
 /// Something to show, in order.
 #[derive(Debug, Clone, PartialEq)]
@@ -24,6 +40,11 @@ pub struct Assembler<'a> {
     by_sentence: bool,
     max_width: Option<usize>,
     markers: CitationStream,
+    /// Set for a model's answer: every sentence is checked against the passages.
+    support: Option<SupportCheck>,
+    pub report: SupportReport,
+    /// The sentences removed for want of support, as written.
+    pub unsupported: Vec<String>,
     /// While the start of the reply could still be `NO_ANSWER`.
     deciding: Option<String>,
     sentence: String,
@@ -41,15 +62,22 @@ impl<'a> Assembler<'a> {
         passages: &'a [Hit],
         domain: Option<&'a dyn Domain>,
         policy: AnswerPolicy,
-        watch_no_answer: bool,
+        origin: Origin,
     ) -> Self {
+        let (from_model, embedder) = match origin {
+            Origin::Model { embedder } => (true, embedder),
+            Origin::Extractive => (false, None),
+        };
         Self {
             passages,
             domain,
-            by_sentence: policy.checks_sentences || policy.max_width.is_some(),
+            by_sentence: from_model || policy.checks_sentences || policy.max_width.is_some(),
             max_width: policy.max_width,
             markers: CitationStream::new(passages.len()),
-            deciding: watch_no_answer.then(String::new),
+            support: from_model.then(|| SupportCheck::new(passages, embedder)),
+            report: SupportReport::default(),
+            unsupported: Vec::new(),
+            deciding: from_model.then(String::new),
             sentence: String::new(),
             text: String::new(),
             cited: Vec::new(),
@@ -124,10 +152,48 @@ impl<'a> Assembler<'a> {
         }
     }
 
-    /// One whole sentence: checked by the domain, kept within the length limit.
-    fn consider(&mut self, s: String, out: &mut impl FnMut(Piece)) {
+    /// One whole sentence: checked for support, checked by the domain, kept within the
+    /// length limit.
+    fn consider(&mut self, mut s: String, out: &mut impl FnMut(Piece)) {
         if self.shortened {
             return;
+        }
+        if let Some(check) = &self.support {
+            let mut written = markers_in(&s, self.passages.len());
+            written.sort_unstable();
+            written.dedup();
+            match check.judge(&s) {
+                Verdict::NotAClaim => {}
+                Verdict::Supported {
+                    markers,
+                    added,
+                    dropped,
+                } => {
+                    self.report.sentences += 1;
+                    self.report.markers_written += written.len();
+                    if !added {
+                        self.report.markers_supported += markers.len();
+                    }
+                    self.report.markers_added += usize::from(added);
+                    self.report.markers_moved += dropped;
+                    if added || dropped > 0 {
+                        s = with_markers(&s, &markers);
+                    }
+                }
+                Verdict::Unchecked { markers, .. } => {
+                    self.report.sentences += 1;
+                    self.report.unchecked += 1;
+                    self.report.markers_written += written.len();
+                    s = with_markers(&s, &markers);
+                }
+                Verdict::Unsupported => {
+                    self.report.sentences += 1;
+                    self.report.markers_written += written.len();
+                    self.report.removed += 1;
+                    self.unsupported.push(s.trim().to_string());
+                    return;
+                }
+            }
         }
         if let Some(domain) = self.domain {
             let mut allowed: Vec<usize> = markers_in(&s, self.passages.len());
@@ -234,7 +300,12 @@ mod tests {
     fn thinking_and_no_answer_are_never_shown() {
         let passages: Vec<Hit> = Vec::new();
         let run = |pieces: &[&str]| {
-            let mut asm = Assembler::new(&passages, None, AnswerPolicy::default(), true);
+            let mut asm = Assembler::new(
+                &passages,
+                None,
+                AnswerPolicy::default(),
+                Origin::Model { embedder: None },
+            );
             let mut shown = String::new();
             let mut sink = |p: Piece| {
                 if let Piece::Text(t) = p {

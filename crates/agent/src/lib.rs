@@ -20,9 +20,10 @@ mod messages;
 mod output;
 mod prompts;
 mod relevance;
+mod support;
 
 pub use agent::Agent;
-pub use answer::{AgentError, Answer, AnswerEvent, AnswerMode, AskRequest};
+pub use answer::{AgentError, Answer, AnswerEvent, AnswerMode, AskRequest, SupportReport};
 pub use assembler::width as display_width;
 pub use citations::{check_citations, CheckedAnswer, Citation};
 pub use conversation::{rule_rewrite, Turn};

@@ -62,6 +62,75 @@ pub fn dropped_sentence(lang: Language, reason: &str) -> String {
     }
 }
 
+pub fn model_answer_rejected(lang: Language) -> &'static str {
+    match lang {
+        Language::Chinese => "大模型给出了回答，但其中没有一句能在检索到的资料中找到依据，因此未采用；以下为抽取式回答：句子摘自资料。",
+        Language::English => "The model answered, but none of its sentences is supported by the retrieved sources, so its answer was not used; this is an extractive answer: sentences quoted from the sources.",
+    }
+}
+
+pub fn markers_added(lang: Language, n: usize) -> String {
+    match lang {
+        Language::Chinese => format!("大模型有 {n} 句话未标注出处，已按支持它的资料补上引用标记。"),
+        Language::English => format!(
+            "{n} sentence(s) the model left uncited now cite the source that supports them."
+        ),
+    }
+}
+
+pub fn unchecked_language(lang: Language, n: usize) -> String {
+    match lang {
+        Language::Chinese => format!("有 {n} 句回答与所引资料语言不同，无法逐词核对，请对照引用的原文。"),
+        Language::English => format!("{n} sentence(s) are in another language than the sources they cite and could not be checked word for word; compare them with the cited text."),
+    }
+}
+
+pub fn markers_moved(lang: Language, n: usize) -> String {
+    match lang {
+        Language::Chinese => format!("已删除 {n} 个指向与句子内容无关资料的引用标记。"),
+        Language::English => format!("{n} citation marker(s) pointing at a source that does not support the sentence were removed."),
+    }
+}
+
+/// Quotes the removed sentences (each cut to 60 characters, at most three).
+pub fn unsupported_removed(lang: Language, sentences: &[String]) -> String {
+    let quoted: Vec<String> = sentences
+        .iter()
+        .take(3)
+        .map(|s| {
+            let s = crate::citations::strip_markers(s);
+            let cut: String = s.chars().take(60).collect();
+            if cut.len() < s.len() {
+                format!("“{cut}…”")
+            } else {
+                format!("“{cut}”")
+            }
+        })
+        .collect();
+    let more = sentences.len().saturating_sub(quoted.len());
+    let n = sentences.len();
+    match lang {
+        Language::Chinese => {
+            let more = if more > 0 {
+                format!("等")
+            } else {
+                String::new()
+            };
+            format!(
+                "已删除大模型回答中 {n} 句资料不支持的内容：{}{more}。",
+                quoted.join("、")
+            )
+        }
+        Language::English => {
+            let more = if more > 0 { " and more" } else { "" };
+            format!(
+                "{n} sentence(s) of the model's answer that no source supports were removed: {}{more}.",
+                quoted.join(", ")
+            )
+        }
+    }
+}
+
 pub fn shortened(lang: Language) -> &'static str {
     match lang {
         Language::Chinese => "回答已截短以适合手机屏幕。",

@@ -245,6 +245,11 @@ impl Engine {
         &self.indexes.dir
     }
 
+    /// The agent itself, for evaluation harnesses that ask it directly (no caller, no audit).
+    pub fn agent(&self) -> &Agent {
+        &self.agent
+    }
+
     pub fn answer_mode(&self) -> AnswerMode {
         self.agent.mode()
     }
@@ -359,6 +364,7 @@ impl Engine {
             filter,
             history,
             conversation_id: conversation_id.clone(),
+            passages: None,
         };
         // The notice follows `started`, as the agent's own notices do.
         let mut notice = (!redacted.is_clean()).then(|| {

@@ -54,6 +54,11 @@ impl HybridRetriever {
         }
     }
 
+    /// The embedding model the dense leg uses.
+    pub fn embedder(&self) -> &Arc<Embedder> {
+        &self.embedder
+    }
+
     pub fn config(&self) -> &RetrievalConfig {
         &self.cfg
     }
