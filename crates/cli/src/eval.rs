@@ -48,6 +48,15 @@ pub struct EvalArgs {
     /// else general).
     #[arg(long)]
     pub domain: Option<String>,
+    /// Append each query's keyword and dense candidates (100 chunks per leg, with scores and
+    /// the query's relevant documents) to this JSON Lines file, for studying fusion offline.
+    #[arg(long)]
+    pub dump_candidates: Option<PathBuf>,
+    /// Also have the configured model answer N questions per set (spread over the set), N/2
+    /// of them again with their answer's passages removed, and N/2 off-topic ones; needs
+    /// `[llm]` (see deploy/llm/ for a local model).
+    #[arg(long, value_name = "N")]
+    pub answers: Option<usize>,
 }
 
 #[derive(Deserialize)]
@@ -56,6 +65,9 @@ struct Query {
     text: String,
     #[serde(default)]
     answers: Vec<String>,
+    /// The dataset the question comes from (figures are also given per source).
+    #[serde(default)]
+    source: Option<String>,
 }
 
 #[derive(Debug, Default, Clone, serde::Serialize)]
@@ -220,6 +232,8 @@ pub struct EvalOutcome {
     pub signals: AbstentionSignals,
     /// Abstention under the configured thresholds.
     pub abstention: AbstentionRates,
+    /// The model's answers, with `--answers`.
+    pub answers: Option<crate::eval_answers::AnswerFigures>,
 }
 
 #[derive(Debug, Default, Clone, serde::Serialize)]
@@ -416,6 +430,46 @@ async fn measure(
         f.latency_ms_p99 = percentile(&latencies, 99.0);
         modes.insert(label, f);
     }
+    let answers = match args.answers {
+        Some(n) => {
+            let asked: Vec<crate::eval_answers::Question> =
+                crate::eval_answers::spread(&queries, n)
+                    .into_iter()
+                    .map(|q| crate::eval_answers::Question {
+                        text: &q.text,
+                        answers: &q.answers,
+                        relevant: qrels.get(&q.id),
+                    })
+                    .collect();
+            let strangers: Vec<String> = crate::eval_answers::spread(off_topic, n / 2)
+                .into_iter()
+                .cloned()
+                .collect();
+            eprintln!(
+                "asking the model {} questions, {} without their answer, {} off-topic",
+                asked.len(),
+                asked.len().div_ceil(2),
+                strangers.len()
+            );
+            Some(
+                crate::eval_answers::measure(
+                    app.agent(),
+                    &tuned,
+                    &agent_cfg,
+                    domain.name(),
+                    &filter,
+                    passages,
+                    &asked,
+                    &strangers,
+                )
+                .await?,
+            )
+        }
+        None => None,
+    };
+    if let Some(path) = &args.dump_candidates {
+        dump_candidates(path, &tuned, &filter, &queries, &qrels, domain.name()).await?;
+    }
     for q in off_topic {
         let results = tuned
             .search(q, &filter, passages, RetrievalMode::Hybrid)
@@ -436,13 +490,59 @@ async fn measure(
         extractive,
         abstention: signals.rates(&agent_cfg),
         signals,
+        answers,
     })
+}
+
+/// One JSON line per query: both legs' top 100 chunks as `[doc_id, chunk_id, score]`.
+async fn dump_candidates(
+    path: &Path,
+    retriever: &HybridRetriever,
+    filter: &SearchFilter,
+    queries: &[Query],
+    qrels: &HashMap<String, Grades>,
+    domain: &str,
+) -> anyhow::Result<()> {
+    use std::io::Write;
+    let mut out = std::io::BufWriter::new(
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .with_context(|| format!("opening {}", path.display()))?,
+    );
+    for q in queries {
+        let mut legs = serde_json::Map::new();
+        for mode in [RetrievalMode::Bm25, RetrievalMode::Dense] {
+            let hits = retriever.search(&q.text, filter, 100, mode).await?.hits;
+            let rows: Vec<serde_json::Value> = hits
+                .iter()
+                .map(|h| serde_json::json!([h.chunk.doc_id, h.chunk.id, h.score]))
+                .collect();
+            legs.insert(mode.as_str().to_string(), rows.into());
+        }
+        let line = serde_json::json!({
+            "domain": domain,
+            "id": q.id,
+            "text": q.text,
+            "source": q.source,
+            "answers": q.answers,
+            "relevant": qrels.get(&q.id),
+            "legs": legs,
+        });
+        writeln!(out, "{line}")?;
+    }
+    out.flush()?;
+    Ok(())
 }
 
 /// Bounds on abstaining on answerable questions for the threshold sweep.
 const SWEEP_BOUNDS: [f64; 4] = [0.02, 0.05, 0.10, 0.20];
 
 pub async fn run(config: Config, args: EvalArgs) -> anyhow::Result<ExitCode> {
+    if args.answers.is_some() && !config.llm.enabled() {
+        bail!("--answers needs a model: set [llm] base_url (deploy/llm/ sets up a local one)");
+    }
     // Each set is also asked the questions of the next one (off-topic for it).
     let mut questions = Vec::new();
     for dir in &args.dirs {
@@ -474,7 +574,8 @@ pub async fn run(config: Config, args: EvalArgs) -> anyhow::Result<ExitCode> {
                 serde_json::json!({"dir": dir, "corpus": o.corpus, "queries": o.queries,
                     "domain": o.domain, "dense_weight": o.retrieval.dense_weight,
                     "bm25_weight": o.retrieval.bm25_weight, "modes": o.modes,
-                    "extractive": o.extractive, "abstention": o.abstention})
+                    "extractive": o.extractive, "abstention": o.abstention,
+                    "answers": o.answers})
             })
             .collect();
         let json = match sets.as_slice() {
@@ -487,6 +588,18 @@ pub async fn run(config: Config, args: EvalArgs) -> anyhow::Result<ExitCode> {
     }
     for (dir, out) in &outcomes {
         print_outcome(dir, out);
+    }
+    if outcomes.iter().any(|(_, o)| o.answers.is_some()) {
+        println!(
+            "\nanswers written by the model {} (--answers):",
+            config.llm.model
+        );
+        println!("{}", crate::eval_answers::TABLE_HEAD);
+        for (_, out) in &outcomes {
+            if let Some(a) = &out.answers {
+                println!("{}", crate::eval_answers::table_row(out.domain, a));
+            }
+        }
     }
     println!("\nabstention under the configured thresholds (answer removed: every relevant passage taken out of the results; off-topic: the next set's first {OFF_TOPIC_QUERIES} questions):");
     println!("{}", abstention::TABLE_HEAD);

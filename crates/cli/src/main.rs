@@ -8,6 +8,7 @@ mod audit;
 mod bench;
 mod bench_serve;
 mod eval;
+mod eval_answers;
 mod keys;
 mod route;
 mod search;
