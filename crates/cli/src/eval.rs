@@ -234,7 +234,23 @@ pub struct EvalOutcome {
     pub abstention: AbstentionRates,
     /// The model's answers, with `--answers`.
     pub answers: Option<crate::eval_answers::AnswerFigures>,
+    /// Hybrid nDCG@10 for each share of the dense leg in the fusion, and per source.
+    pub sweep: Vec<(f32, f64)>,
+    pub by_source: BTreeMap<String, SourceFigures>,
 }
+
+/// Hybrid figures over the questions of one source dataset.
+#[derive(Debug, Default, Clone, serde::Serialize)]
+pub struct SourceFigures {
+    pub queries: usize,
+    #[serde(rename = "ndcg@10")]
+    pub ndcg_10: f64,
+    #[serde(rename = "recall@10")]
+    pub recall_10: f64,
+}
+
+/// Shares of the dense leg tried by the fusion sweep.
+const DENSE_SHARES: [f32; 9] = [0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6, 0.65, 0.7];
 
 #[derive(Debug, Default, Clone, serde::Serialize)]
 pub struct ExtractiveFigures {
@@ -359,6 +375,9 @@ async fn measure(
         ..Default::default()
     };
     let mut modes = BTreeMap::new();
+    let mut by_source: BTreeMap<String, SourceFigures> = BTreeMap::new();
+    // Each query's two legs, kept to re-fuse them under other weights (the sweep).
+    let mut legs: Vec<(Vec<zhiku_core::Hit>, Vec<zhiku_core::Hit>)> = Vec::new();
     let mut extractive = ExtractiveFigures::default();
     let mut signals = AbstentionSignals::default();
     for (label, retriever, mode) in runs {
@@ -385,6 +404,14 @@ async fn measure(
             f.hit_10 += f64::from(ranked.iter().take(10).any(|d| relevant.contains(d)));
             f.ndcg_10 += ndcg_at(&ranked, grades, 10);
             f.mrr_10 += mrr_at(&ranked, &relevant, 10);
+            if agent_view {
+                let s = by_source
+                    .entry(q.source.clone().unwrap_or_else(|| "-".into()))
+                    .or_default();
+                s.queries += 1;
+                s.ndcg_10 += ndcg_at(&ranked, grades, 10);
+                s.recall_10 += recall_at(&ranked, &relevant, 10);
+            }
             if agent_view {
                 signals.record(&q.text, &results.hits, &relevant, passages);
             }
@@ -413,6 +440,19 @@ async fn measure(
                 }
             }
         }
+        if label == "bm25" || label == "dense" {
+            for (i, q) in queries.iter().enumerate() {
+                let hits = retriever
+                    .search(&q.text, &filter, tuned_cfg.candidates, mode)
+                    .await?
+                    .hits;
+                if label == "bm25" {
+                    legs.push((hits, Vec::new()));
+                } else if let Some(l) = legs.get_mut(i) {
+                    l.1 = hits;
+                }
+            }
+        }
         let n = queries.len().max(1) as f64;
         for v in [
             &mut f.recall_1,
@@ -430,6 +470,12 @@ async fn measure(
         f.latency_ms_p99 = percentile(&latencies, 99.0);
         modes.insert(label, f);
     }
+    for s in by_source.values_mut() {
+        let n = s.queries.max(1) as f64;
+        s.ndcg_10 /= n;
+        s.recall_10 /= n;
+    }
+    let sweep = fusion_sweep(&queries, &qrels, &legs, &tuned_cfg, args.depth);
     let answers = match args.answers {
         Some(n) => {
             let asked: Vec<crate::eval_answers::Question> =
@@ -491,7 +537,48 @@ async fn measure(
         abstention: signals.rates(&agent_cfg),
         signals,
         answers,
+        sweep,
+        by_source,
     })
+}
+
+/// Hybrid nDCG@10 with the legs re-fused at each of [`DENSE_SHARES`] (score fusion).
+fn fusion_sweep(
+    queries: &[Query],
+    qrels: &HashMap<String, Grades>,
+    legs: &[(Vec<zhiku_core::Hit>, Vec<zhiku_core::Hit>)],
+    cfg: &RetrievalConfig,
+    depth: usize,
+) -> Vec<(f32, f64)> {
+    let as_leg = |hits: &[zhiku_core::Hit]| -> Vec<(zhiku_core::Chunk, f32)> {
+        hits.iter().map(|h| (h.chunk.clone(), h.score)).collect()
+    };
+    DENSE_SHARES
+        .iter()
+        .map(|&share| {
+            let cfg = RetrievalConfig {
+                fusion: zhiku_core::Fusion::Scores,
+                bm25_weight: 1.0 - share,
+                dense_weight: share,
+                ..cfg.clone()
+            };
+            let total: f64 = queries
+                .iter()
+                .zip(legs)
+                .map(|(q, (b, d))| {
+                    let fused = zhiku_index::fuse(as_leg(b), as_leg(d), &cfg, depth);
+                    let mut seen = HashSet::new();
+                    let ranked: Vec<String> = fused
+                        .iter()
+                        .filter(|h| seen.insert(h.chunk.doc_id.clone()))
+                        .map(|h| h.chunk.doc_id.clone())
+                        .collect();
+                    ndcg_at(&ranked, &qrels[&q.id], 10)
+                })
+                .sum();
+            (share, total / queries.len().max(1) as f64)
+        })
+        .collect()
 }
 
 /// One JSON line per query: both legs' top 100 chunks as `[doc_id, chunk_id, score]`.
@@ -575,7 +662,7 @@ pub async fn run(config: Config, args: EvalArgs) -> anyhow::Result<ExitCode> {
                     "domain": o.domain, "dense_weight": o.retrieval.dense_weight,
                     "bm25_weight": o.retrieval.bm25_weight, "modes": o.modes,
                     "extractive": o.extractive, "abstention": o.abstention,
-                    "answers": o.answers})
+                    "answers": o.answers, "fusion_sweep": o.sweep, "by_source": o.by_source})
             })
             .collect();
         let json = match sets.as_slice() {
@@ -661,6 +748,28 @@ fn print_outcome(dir: &Path, out: &EvalOutcome) {
         "extractive answer (hybrid hits, {} queries with gold answers): contains a gold answer {:.3}, abstained {:.3}; \
          behind the agent's relevance check: contains a gold answer {:.3}, refused {:.3}",
         e.queries, e.answer_hit, e.abstained, e.answer_hit_agent, e.abstained_agent
+    );
+    println!("hybrid by source: | source | queries | nDCG@10 | R@10 |");
+    for (source, f) in &out.by_source {
+        println!(
+            "| {source} | {} | {:.3} | {:.3} |",
+            f.queries, f.ndcg_10, f.recall_10
+        );
+    }
+    let best = out
+        .sweep
+        .iter()
+        .max_by(|a, b| a.1.total_cmp(&b.1))
+        .map_or(0.0, |b| b.0);
+    let row: Vec<String> = out
+        .sweep
+        .iter()
+        .map(|(share, ndcg)| format!("{share:.2}: {ndcg:.4}"))
+        .collect();
+    println!(
+        "score fusion, hybrid nDCG@10 by the dense leg's share: {} (best {best:.2}; set it as \
+         dense_weight / (bm25_weight + dense_weight))",
+        row.join(", ")
     );
 }
 

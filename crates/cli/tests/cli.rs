@@ -417,8 +417,11 @@ fn eval_runs_a_set_as_its_domain_with_the_domains_retrieval_settings() {
     assert!(out.status.success(), "{}", text(&out.stderr));
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["domain"], "medicine", "{v}");
-    assert_eq!(v["dense_weight"], 2.0, "medicine's own weight: {v}");
+    assert_eq!(v["dense_weight"], 1.5, "medicine's own weight: {v}");
     assert!(v["modes"]["hybrid-base"]["ndcg@10"].is_number(), "{v}");
+    // The fusion sweep and the per-source figures come with every set.
+    assert_eq!(v["fusion_sweep"].as_array().map(Vec::len), Some(9), "{v}");
+    assert!(v["by_source"].is_object(), "{v}");
 
     let out = run(
         &data,

@@ -1,6 +1,6 @@
 //! Zhiku's indexes and retrieval: the Tantivy keyword index (BM25 over Chinese + English),
 //! the vector store (embedded Qdrant Edge or a Qdrant server), and the [`HybridRetriever`]
-//! that runs both legs concurrently and fuses them with reciprocal rank fusion.
+//! that runs both legs concurrently and fuses them (normalised scores, or reciprocal ranks).
 //!
 //! It stores and finds chunks; it does not load files, chunk text (that is `zhiku-ingest`),
 //! speak HTTP or call a large model.

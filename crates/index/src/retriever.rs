@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use zhiku_core::{
-    validate_query, Chunk, Hit, LegScore, RetrievalConfig, RetrievalMode, SearchFilter,
+    validate_query, Chunk, Fusion, Hit, LegScore, RetrievalConfig, RetrievalMode, SearchFilter,
 };
 use zhiku_embed::Embedder;
 
@@ -169,13 +169,19 @@ fn single_leg(leg: Leg, k: usize, is_bm25: bool) -> Vec<Hit> {
         .collect()
 }
 
-/// Weighted reciprocal rank fusion: score = Σ weight / (rrf_k + rank).
+/// The two legs' candidates as one ranking, by the configured [`Fusion`].
 pub fn fuse(bm25: Leg, dense: Leg, cfg: &RetrievalConfig, k: usize) -> Vec<Hit> {
+    let total = (cfg.bm25_weight + cfg.dense_weight).max(f32::EPSILON);
     let mut by_id: HashMap<String, Hit> = HashMap::new();
     for (is_bm25, leg, weight) in [
         (true, bm25, cfg.bm25_weight),
         (false, dense, cfg.dense_weight),
     ] {
+        // Min-max over the leg's own candidates: BM25 scores are unbounded and cosines bunch
+        // near the top, so neither is comparable with the other as it comes.
+        let (lo, hi) = leg.iter().fold((f32::MAX, f32::MIN), |(lo, hi), (_, s)| {
+            (lo.min(*s), hi.max(*s))
+        });
         for (i, (chunk, score)) in leg.into_iter().enumerate() {
             let rank = i + 1;
             let entry = by_id.entry(chunk.id.clone()).or_insert_with(|| Hit {
@@ -184,7 +190,17 @@ pub fn fuse(bm25: Leg, dense: Leg, cfg: &RetrievalConfig, k: usize) -> Vec<Hit> 
                 bm25: None,
                 dense: None,
             });
-            entry.score += weight / (cfg.rrf_k + rank as f32);
+            entry.score += match cfg.fusion {
+                Fusion::Rrf => weight / (cfg.rrf_k + rank as f32),
+                Fusion::Scores => {
+                    let normalised = if hi > lo {
+                        (score - lo) / (hi - lo)
+                    } else {
+                        1.0
+                    };
+                    weight / total * normalised
+                }
+            };
             let s = Some(LegScore { rank, score });
             if is_bm25 {
                 entry.bm25 = s;
