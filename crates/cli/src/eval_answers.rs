@@ -74,7 +74,8 @@ pub async fn measure(
     let (mut first_ms, mut whole_ms) = (Vec::new(), Vec::new());
     let mut gold_hits = 0usize;
     for (i, q) in questions.iter().enumerate() {
-        let asked = ask(agent, q.text, domain, filter, None).await?;
+        let hits = retrieve(retriever, q.text, filter, passages).await?;
+        let asked = ask(agent, q.text, domain, filter, hits).await?;
         let a = &asked.answer;
         f.answerable += 1;
         let gated = !a.relevance.sufficient(agent_cfg);
@@ -102,14 +103,15 @@ pub async fn measure(
         if i % 2 == 0 {
             if let Some(relevant) = q.relevant {
                 let without = without_answer(retriever, q.text, filter, passages, relevant).await?;
-                let asked = ask(agent, q.text, domain, filter, Some(without)).await?;
+                let asked = ask(agent, q.text, domain, filter, without).await?;
                 f.answer_removed += 1;
                 f.answer_removed_no_answer += f64::from(asked.answer.abstained);
             }
         }
     }
     for q in off_topic {
-        let asked = ask(agent, q, domain, filter, None).await?;
+        let hits = retrieve(retriever, q, filter, passages).await?;
+        let asked = ask(agent, q, domain, filter, hits).await?;
         f.off_topic += 1;
         f.off_topic_no_answer += f64::from(asked.answer.abstained);
     }
@@ -140,7 +142,7 @@ async fn ask(
     question: &str,
     domain: &str,
     filter: &SearchFilter,
-    passages: Option<Vec<Hit>>,
+    passages: Vec<Hit>,
 ) -> anyhow::Result<Asked> {
     let started = Instant::now();
     let mut first_text_ms = None;
@@ -150,7 +152,7 @@ async fn ask(
                 question: question.to_string(),
                 domain: Some(domain.to_string()),
                 filter: filter.clone(),
-                passages,
+                passages: Some(passages),
                 ..AskRequest::default()
             },
             |e| {
@@ -165,6 +167,20 @@ async fn ask(
         first_text_ms,
         whole_ms: started.elapsed().as_secs_f64() * 1e3,
     })
+}
+
+/// The passages the agent would get. Eval sets are indexed as plain passages (domain
+/// `general`), so the agent is handed them rather than searching its domain's own.
+async fn retrieve(
+    retriever: &HybridRetriever,
+    question: &str,
+    filter: &SearchFilter,
+    k: usize,
+) -> anyhow::Result<Vec<Hit>> {
+    Ok(retriever
+        .search(question, filter, k, RetrievalMode::Hybrid)
+        .await?
+        .hits)
 }
 
 /// The passages the agent would get, with every relevant document's taken out.
