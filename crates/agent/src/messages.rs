@@ -111,11 +111,7 @@ pub fn unsupported_removed(lang: Language, sentences: &[String]) -> String {
     let n = sentences.len();
     match lang {
         Language::Chinese => {
-            let more = if more > 0 {
-                format!("等")
-            } else {
-                String::new()
-            };
+            let more = if more > 0 { "等" } else { "" };
             format!(
                 "已删除大模型回答中 {n} 句资料不支持的内容：{}{more}。",
                 quoted.join("、")

@@ -325,9 +325,10 @@ fn numbers(text: &str) -> Vec<String> {
     let mut cur = String::new();
     let mut chars = text.chars().peekable();
     while let Some(c) = chars.next() {
-        if c.is_ascii_digit() {
-            cur.push(c);
-        } else if c == '.' && !cur.is_empty() && chars.peek().is_some_and(|n| n.is_ascii_digit()) {
+        // A decimal point counts only between digits ("2.5", not "1406.").
+        let decimal_point =
+            c == '.' && !cur.is_empty() && chars.peek().is_some_and(|n| n.is_ascii_digit());
+        if c.is_ascii_digit() || decimal_point {
             cur.push(c);
         } else if !cur.is_empty() {
             out.push(std::mem::take(&mut cur));
