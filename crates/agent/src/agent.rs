@@ -406,7 +406,12 @@ impl Agent {
         loop {
             let user = self.prompts.passages(
                 lang,
-                minijinja::context! { passages => &passages[..n], question => ctx.question, fence => &fence },
+                minijinja::context! {
+                    passages => &passages[..n],
+                    question => ctx.question,
+                    fence => &fence,
+                    no_answer => NO_ANSWER,
+                },
             )?;
             let mut messages = vec![ChatMessage::system(system.clone())];
             for t in &history[skip_turns..] {

@@ -152,21 +152,29 @@ impl AbstentionRates {
     }
 }
 
+/// A share with its 95% margin (normal approximation, the share floored at half a question
+/// so that 0 of n still shows its uncertainty).
+fn with_margin(p: f64, n: usize) -> String {
+    let n = n.max(1) as f64;
+    let q = p.clamp(0.5 / n, 1.0 - 0.5 / n);
+    format!("{p:.3} ± {:.3}", 1.96 * (q * (1.0 - q) / n).sqrt())
+}
+
 impl std::fmt::Display for AbstentionRates {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "| {:.4} | {:.2} | {:.2} | {:.3} | {:.3} | {:.3} | {} / {} |",
+            "| {:.4} | {:.2} | {:.2} | {} | {} | {} | {} / {} |",
             self.min_relevance,
             self.coverage_weight,
             self.min_term_coverage,
-            self.answerable_abstained,
-            self.unanswerable_abstained,
-            self.off_topic_abstained,
+            with_margin(self.answerable_abstained, self.queries),
+            with_margin(self.unanswerable_abstained, self.queries),
+            with_margin(self.off_topic_abstained, self.off_topic_queries),
             self.queries,
             self.off_topic_queries
         )
     }
 }
 
-pub const TABLE_HEAD: &str = "| min relevance | coverage weight | min coverage | refused: answerable | answer removed | off-topic | queries / off-topic |\n|---|---|---|---|---|---|---|";
+pub const TABLE_HEAD: &str = "| min relevance | coverage weight | min coverage | refused: answerable (± 95%) | answer removed | off-topic | queries / off-topic |\n|---|---|---|---|---|---|---|";

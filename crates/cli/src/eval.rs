@@ -706,6 +706,16 @@ pub async fn run(config: Config, args: EvalArgs) -> anyhow::Result<ExitCode> {
             println!("{fitted} fold {fold}, fitted half");
             println!("{unseen} fold {fold}, unseen half");
         }
+        println!(
+            "\nthe same per set (thresholds a domain of its own would get, and their spread):"
+        );
+        println!("{}", abstention::TABLE_HEAD);
+        for (_, out) in &outcomes {
+            for (fold, (fitted, unseen)) in out.signals.two_fold(0.05).iter().enumerate() {
+                println!("{fitted} {} fold {fold}, fitted half", out.domain);
+                println!("{unseen} {} fold {fold}, unseen half", out.domain);
+            }
+        }
     }
     Ok(ExitCode::SUCCESS)
 }
