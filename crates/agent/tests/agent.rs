@@ -151,9 +151,11 @@ async fn a_streamed_model_answer_carries_checked_citations() {
     let msgs = sent[0].messages();
     assert_eq!(msgs[0].0, "system");
     assert!(msgs[0].1.contains("phone"), "culture rules: {}", msgs[0].1);
-    assert!(msgs.last().unwrap().1.contains(&format!(
-        "Question: {HEAVEN_Q}\n(Answer only from the passages above"
-    )));
+    assert!(msgs
+        .last()
+        .unwrap()
+        .1
+        .ends_with(&format!("Question: {HEAVEN_Q}")));
     assert_eq!(sent[0].body["stream"], true);
 }
 
