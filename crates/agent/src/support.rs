@@ -149,7 +149,7 @@ impl SupportCheck {
         let plain = strip_markers(sentence);
         let terms = stems(&plain);
         let trimmed = plain.trim_end();
-        if terms.len() < MIN_TERMS || trimmed.ends_with([':', '：']) {
+        if terms.len() < MIN_TERMS || trimmed.ends_with([':', '：']) || is_structure(&plain) {
             return Verdict::NotAClaim;
         }
         let nums = numbers(&plain);
@@ -249,6 +249,14 @@ pub fn with_markers(sentence: &str, markers: &[usize]) -> String {
     format!("{head}{gap}{marker}{}{tail}", &body[end..])
 }
 
+/// A table row, display formula, heading or code fence: a marker cannot be placed in it
+/// without breaking the Markdown, so it is shown as written (the sentences around it are
+/// checked).
+fn is_structure(line: &str) -> bool {
+    let line = line.trim_start();
+    line.starts_with(['|', '#']) || line.starts_with("$$") || line.starts_with("```")
+}
+
 /// Mostly Chinese (or other CJK) text, as opposed to mostly Latin script.
 fn mostly_cjk(text: &str) -> bool {
     let (mut cjk, mut latin) = (0usize, 0usize);
@@ -319,12 +327,30 @@ const EXTRA_STOPWORDS: &[&str] = &[
     "passages",
 ];
 
-/// The numbers written in `text` ("1406", "2.5", "500"), as written.
+/// Chinese numerals, as they follow 第 in an ordinal (第三定律, 第十二条).
+const ZH_NUMERALS: &[char] = &[
+    '一', '二', '三', '四', '五', '六', '七', '八', '九', '十', '百', '两', '零',
+];
+
+/// The numbers written in `text` ("1406", "2.5", "500") and its Chinese ordinals ("第三"), as
+/// written: a claim about the third law is not one about the second.
 fn numbers(text: &str) -> Vec<String> {
     let mut out = Vec::new();
     let mut cur = String::new();
     let mut chars = text.chars().peekable();
     while let Some(c) = chars.next() {
+        if c == '第' && chars.peek().is_some_and(|n| ZH_NUMERALS.contains(n)) {
+            if !cur.is_empty() {
+                out.push(std::mem::take(&mut cur));
+            }
+            let mut ordinal = String::from(c);
+            while let Some(&n) = chars.peek().filter(|n| ZH_NUMERALS.contains(n)) {
+                ordinal.push(n);
+                chars.next();
+            }
+            out.push(ordinal);
+            continue;
+        }
         // A decimal point counts only between digits ("2.5", not "1406.").
         let decimal_point =
             c == '.' && !cur.is_empty() && chars.peek().is_some_and(|n| n.is_ascii_digit());
@@ -436,6 +462,28 @@ mod tests {
             check.judge("The Temple of Heaven was built for the emperors."),
             Verdict::Unsupported,
             "uncited, and no model to find the nearest passage"
+        );
+        // An ordinal is a number: the third law is not the second.
+        let laws = [hit(
+            "牛顿第二定律：物体加速度的大小跟作用力成正比，跟物体的质量成反比。",
+        )];
+        let check = SupportCheck::new(&laws, None);
+        assert_eq!(
+            check.judge("牛顿第三定律描述物体加速度跟作用力成正比。"),
+            Verdict::Unsupported
+        );
+        assert!(matches!(
+            check.judge("牛顿第二定律描述物体加速度跟作用力成正比。"),
+            Verdict::Supported { .. }
+        ));
+        assert_eq!(
+            numbers("第十二条 in 2025, 第三"),
+            ["第十二", "2025", "第三"]
+        );
+        // Markdown structure is shown as written.
+        assert_eq!(
+            check.judge("| 牛顿第三定律 | 作用力与反作用力 |\n"),
+            Verdict::NotAClaim
         );
         // Not claims.
         assert_eq!(check.judge("以下是要点："), Verdict::NotAClaim);
