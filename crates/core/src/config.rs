@@ -38,6 +38,30 @@ pub struct EmbeddingConfig {
     /// ONNX Runtime intra-op threads; 0 = one per core.
     pub threads: usize,
     pub max_length: usize,
+    /// Which of the model's two files to run (`ZHIKU_EMBEDDING_WEIGHTS`).
+    pub weights: EmbeddingWeights,
+}
+
+/// The float model or its int8 quantisation (both made by `deploy/models/fetch.sh` from the
+/// same weights). Vectors of one do not mix with the other's: switching re-embeds on ingest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EmbeddingWeights {
+    /// `model.onnx`: f32 weights and arithmetic.
+    #[default]
+    F32,
+    /// `model-int8.onnx`: int8 weights, activations quantised per batch at run time.
+    Int8,
+}
+
+impl EmbeddingWeights {
+    /// The ONNX file of this variant inside `embedding.model_dir`.
+    pub fn onnx_file(self) -> &'static str {
+        match self {
+            Self::F32 => "model.onnx",
+            Self::Int8 => "model-int8.onnx",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -335,6 +359,7 @@ impl Default for EmbeddingConfig {
             batch_size: 8,
             threads: 0,
             max_length: 512,
+            weights: EmbeddingWeights::default(),
         }
     }
 }
@@ -424,6 +449,19 @@ impl Config {
                 value: v.clone(),
                 message: format!("{e}"),
             })?;
+        }
+        if let Some(v) = non_empty("ZHIKU_EMBEDDING_WEIGHTS") {
+            self.embedding.weights = match v.trim().to_ascii_lowercase().as_str() {
+                "f32" => EmbeddingWeights::F32,
+                "int8" => EmbeddingWeights::Int8,
+                _ => {
+                    return Err(CoreError::ConfigEnv {
+                        var: "ZHIKU_EMBEDDING_WEIGHTS".into(),
+                        value: v.clone(),
+                        message: "expected f32 or int8".into(),
+                    })
+                }
+            };
         }
         if let Some(v) = non_empty("ZHIKU_LLM_URL") {
             self.llm.base_url = v;
@@ -574,6 +612,14 @@ mod tests {
             .apply_env(|k| (k == "ZHIKU_EMBED_THREADS").then(|| "many".to_string()))
             .unwrap_err();
         assert!(err.to_string().contains("ZHIKU_EMBED_THREADS"), "{err}");
+        let err = cfg
+            .apply_env(|k| (k == "ZHIKU_EMBEDDING_WEIGHTS").then(|| "int4".to_string()))
+            .unwrap_err();
+        assert!(err.to_string().contains("f32 or int8"), "{err}");
+        cfg.apply_env(|k| (k == "ZHIKU_EMBEDDING_WEIGHTS").then(|| "INT8".to_string()))
+            .unwrap();
+        assert_eq!(cfg.embedding.weights, EmbeddingWeights::Int8);
+        assert!(toml::from_str::<Config>("[embedding]\nweights = \"int4\"\n").is_err());
         let path = std::path::Path::new("/nonexistent/zhiku.toml");
         assert!(Config::load(Some(path))
             .unwrap_err()

@@ -17,8 +17,8 @@ mod model;
 pub use classification::Classification;
 pub use clinical::{CdsClient, ClinicalConfig, PrivacyConfig, RateLimit, TlsConfig};
 pub use config::{
-    default_home, AgentConfig, Config, DatabaseConfig, EmbeddingConfig, Fusion, IngestConfig,
-    LlmConfig, QdrantConfig, RetrievalConfig, ServerConfig, WebConfig,
+    default_home, AgentConfig, Config, DatabaseConfig, EmbeddingConfig, EmbeddingWeights, Fusion,
+    IngestConfig, LlmConfig, QdrantConfig, RetrievalConfig, ServerConfig, WebConfig,
 };
 pub use domain::{
     AnswerPolicy, Domain, DomainRegistry, DomainRetrieval, FilterField, LoadDefaults, LoadIssue,

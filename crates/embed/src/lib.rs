@@ -37,8 +37,8 @@ pub enum EmbedError {
     Model(String),
 }
 
-const MODEL_FILES: [&str; 5] = [
-    "model.onnx",
+/// The files read from the model folder beside the ONNX file of `embedding.weights`.
+const TOKENIZER_FILES: [&str; 4] = [
     "tokenizer.json",
     "config.json",
     "special_tokens_map.json",
@@ -113,8 +113,8 @@ impl Embedder {
     pub fn load(cfg: &EmbeddingConfig) -> Result<Self, EmbedError> {
         init_runtime(&cfg.onnxruntime)?;
         let dir = &cfg.model_dir;
-        let mut bytes = Vec::with_capacity(MODEL_FILES.len());
-        for file in MODEL_FILES {
+        let mut bytes = Vec::with_capacity(1 + TOKENIZER_FILES.len());
+        for file in std::iter::once(cfg.weights.onnx_file()).chain(TOKENIZER_FILES) {
             let path = dir.join(file);
             if !path.is_file() {
                 return Err(EmbedError::ModelMissing {

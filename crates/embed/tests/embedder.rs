@@ -1,6 +1,6 @@
 //! Runs the real converted model through fastembed and ONNX Runtime.
 
-use zhiku_core::EmbeddingConfig;
+use zhiku_core::{EmbeddingConfig, EmbeddingWeights};
 use zhiku_embed::{EmbedError, Embedder, DIMENSION};
 
 fn cosine(a: &[f32], b: &[f32]) -> f32 {
@@ -62,6 +62,32 @@ fn passages_keep_input_order_and_queries_find_their_passage() {
 }
 
 #[test]
+fn int8_weights_are_a_different_model_close_to_the_float_one() {
+    let float = Embedder::load(&EmbeddingConfig::default()).unwrap();
+    let int8 = Embedder::load(&EmbeddingConfig {
+        weights: EmbeddingWeights::Int8,
+        ..Default::default()
+    })
+    .expect("model-int8.onnx installed by make setup");
+    // Stored vectors of one must not be taken for the other's.
+    assert_ne!(float.fingerprint(), int8.fingerprint());
+    let texts = [
+        "北京故宫始建于明永乐四年（1406年），是明清两代的皇家宫殿。",
+        "Photosynthesis converts light energy into chemical energy stored in glucose.",
+    ];
+    let (a, b) = (
+        float.embed_passages(&texts).unwrap(),
+        int8.embed_passages(&texts).unwrap(),
+    );
+    for (x, y) in a.iter().zip(&b) {
+        let c = cosine(x, y);
+        assert!((0.98..0.99999).contains(&c), "int8 vs float cosine {c}");
+    }
+    let q = int8.embed_query("故宫是什么时候建的？").unwrap();
+    assert!(cosine(&q, &b[0]) > cosine(&q, &b[1]));
+}
+
+#[test]
 fn missing_files_are_clear_errors_not_panics() {
     let cfg = EmbeddingConfig {
         onnxruntime: "/nonexistent/libonnxruntime.so".into(),
@@ -75,6 +101,21 @@ fn missing_files_are_clear_errors_not_panics() {
         model_dir: "/nonexistent/model".into(),
         ..Default::default()
     };
+    let int8 = EmbeddingConfig {
+        weights: EmbeddingWeights::Int8,
+        ..cfg.clone()
+    };
+    let err = Embedder::load(&int8).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            EmbedError::ModelMissing {
+                file: "model-int8.onnx",
+                ..
+            }
+        ),
+        "{err}"
+    );
     let err = Embedder::load(&cfg).unwrap_err();
     assert!(
         matches!(
