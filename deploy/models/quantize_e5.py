@@ -25,7 +25,7 @@ import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from verify_e5 import SANITY, SENTENCES, OnnxE5, prefixed  # noqa: E402
+from verify_e5 import SANITY, SENTENCES, OnnxE5, checker, prefixed  # noqa: E402
 
 # Measured on the eval passages and queries (300 texts): min 0.9875, mean 0.9969.
 MIN_COS = 0.98
@@ -65,11 +65,7 @@ def main():
           % (OUTPUT, os.path.getsize(dst) / 1e6, os.path.getsize(src) / 1e6))
 
     failures = []
-
-    def check(ok, msg):
-        print("  [%s] %s" % ("ok" if ok else "FAIL", msg), flush=True)
-        if not ok:
-            failures.append(msg)
+    check = checker(failures)
 
     f32 = OnnxE5(args.model_dir, args.threads)
     int8 = OnnxE5(args.model_dir, args.threads, model_file=OUTPUT)

