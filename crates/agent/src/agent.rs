@@ -261,19 +261,20 @@ impl Agent {
                     .entry(key.clone())
                     .or_insert_with(|| values.clone());
             }
-            let hits = retriever
+            let found = retriever
                 .search(query, &hinted, k, RetrievalMode::Hybrid)
-                .await?
-                .hits;
-            if !hits.is_empty() {
-                return Ok(hits);
+                .await?;
+            if !found.hits.is_empty() {
+                degraded_notice(&found, lang, notices);
+                return Ok(found.hits);
             }
             notices.push(messages::broadened(lang).into());
         }
-        Ok(retriever
+        let found = retriever
             .search(query, filter, k, RetrievalMode::Hybrid)
-            .await?
-            .hits)
+            .await?;
+        degraded_notice(&found, lang, notices);
+        Ok(found.hits)
     }
 
     /// Streams the model's answer through the checks. `Err` when the caller must fall back:
@@ -507,4 +508,11 @@ pub(crate) fn note_for(registry: &DomainRegistry, hit: &Hit, lang: Language) -> 
         .get(&hit.chunk.domain)
         .ok()
         .and_then(|d| d.source_note(&hit.chunk, lang.code()))
+}
+
+/// The notice for a search that went without one of its legs.
+fn degraded_notice(found: &zhiku_index::SearchResults, lang: Language, notices: &mut Vec<String>) {
+    if let Some(f) = &found.degraded {
+        notices.push(messages::search_degraded(lang, f.leg).into());
+    }
 }

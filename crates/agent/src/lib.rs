@@ -30,5 +30,6 @@ pub use conversation::{rule_rewrite, Turn};
 pub use extractive::{extractive_answer, ExtractiveAnswer, ExtractiveOptions};
 pub use lang::{detect_language, Language};
 pub use messages::redacted as redaction_notice;
+pub use messages::search_degraded as search_degraded_notice;
 pub use prompts::{PromptSet, PromptSource};
 pub use relevance::Relevance;

@@ -141,6 +141,22 @@ pub fn malformed_events(lang: Language, n: usize) -> String {
     }
 }
 
+/// A hybrid search that answered from one leg because the other's store was unreachable.
+pub fn search_degraded(lang: Language, failed_leg: &str) -> &'static str {
+    match (lang, failed_leg) {
+        (Language::Chinese, "dense") => {
+            "向量检索暂时不可用，本次仅按关键词检索，结果可能不全。"
+        }
+        (Language::Chinese, _) => "关键词检索暂时不可用，本次仅按语义检索，结果可能不全。",
+        (Language::English, "dense") => {
+            "Vector search is unavailable just now; these results come from keyword search alone and may be incomplete."
+        }
+        (Language::English, _) => {
+            "Keyword search is unavailable just now; these results come from vector search alone and may be incomplete."
+        }
+    }
+}
+
 pub fn broadened(lang: Language) -> &'static str {
     match lang {
         Language::Chinese => "没有符合所问学段等条件的资料，已放宽条件检索。",

@@ -236,7 +236,7 @@ async fn measure(
         let (mut bm, mut de, mut df) = (Vec::new(), Vec::new(), Vec::new());
         for (q, v) in queries.iter().zip(&qvecs) {
             let t = Instant::now();
-            set.keyword.search(q, &all, 50)?;
+            set.keyword.search(q, &all, 50).await?;
             bm.push(t.elapsed().as_secs_f64() * 1e3);
             let t = Instant::now();
             set.vectors

@@ -99,9 +99,25 @@ pub struct RetrievalConfig {
     pub max_query_chars: usize,
     /// HNSW search breadth; filtered search needs more than the default to keep recall.
     pub hnsw_ef: usize,
+    /// Where the keyword leg lives (`ZHIKU_KEYWORD_BACKEND`).
+    pub keyword: KeywordBackend,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+/// Where the BM25 keyword leg is kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum KeywordBackend {
+    /// Tantivy when the vectors are embedded; the vector store's sparse vectors when they are
+    /// on a Qdrant server, so that replicas keep no index of their own.
+    #[default]
+    Auto,
+    /// A Tantivy index under the data directory (one per process).
+    Tantivy,
+    /// Sparse BM25 vectors beside the dense ones, in Qdrant Edge or on the server.
+    Qdrant,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct QdrantConfig {
     /// Empty: embedded Qdrant Edge under the data directory. Set: a Qdrant server or cluster
@@ -110,6 +126,40 @@ pub struct QdrantConfig {
     pub collection: String,
     /// Name of the environment variable holding the API key (never the key itself).
     pub api_key_env: String,
+    /// A new collection's layout on a cluster (an existing one keeps its own; see
+    /// docs/scaling.md): shards spread over the nodes (`ZHIKU_QDRANT_SHARDS`), copies of each
+    /// shard (`ZHIKU_QDRANT_REPLICAS`), and copies that must apply a write before it counts.
+    pub shard_number: u32,
+    pub replication_factor: u32,
+    pub write_consistency_factor: u32,
+    /// Serve a collection that an ingest job writes from its own data directory: claim
+    /// nothing, keep no Tantivy index, refuse to ingest (`ZHIKU_REPLICA=true`; docs/scaling.md).
+    pub replica: bool,
+}
+
+impl Default for QdrantConfig {
+    fn default() -> Self {
+        Self {
+            url: String::new(),
+            collection: String::new(),
+            api_key_env: String::new(),
+            shard_number: 1,
+            replication_factor: 1,
+            write_consistency_factor: 1,
+            replica: false,
+        }
+    }
+}
+
+impl Config {
+    /// The keyword backend `auto` resolves to for this configuration.
+    pub fn keyword_backend(&self) -> KeywordBackend {
+        match self.retrieval.keyword {
+            KeywordBackend::Auto if self.qdrant.url.trim().is_empty() => KeywordBackend::Tantivy,
+            KeywordBackend::Auto => KeywordBackend::Qdrant,
+            chosen => chosen,
+        }
+    }
 }
 
 /// The large model behind the answers: any OpenAI-compatible chat-completions endpoint
@@ -402,8 +452,28 @@ impl Default for RetrievalConfig {
             candidates: 50,
             max_query_chars: 2000,
             hnsw_ef: 256,
+            keyword: KeywordBackend::Auto,
         }
     }
+}
+
+/// An environment variable's value as the configuration field's type reads it from TOML
+/// (numbers, or an enum's lower-case names).
+fn parse_env<T: serde::de::DeserializeOwned>(var: &str, value: &str) -> Result<T, CoreError> {
+    let text = value.trim().to_ascii_lowercase();
+    let as_toml = match text.parse::<f64>() {
+        Ok(_) => text.clone(),
+        Err(_) => format!("{text:?}"),
+    };
+    let error = |message: String| CoreError::ConfigEnv {
+        var: var.into(),
+        value: value.into(),
+        message,
+    };
+    toml::from_str::<std::collections::HashMap<String, T>>(&format!("v = {as_toml}"))
+        .map_err(|e| error(e.message().to_string()))?
+        .remove("v")
+        .ok_or_else(|| error("no value".into()))
 }
 
 impl Config {
@@ -444,24 +514,22 @@ impl Config {
             self.qdrant.url = v;
         }
         if let Some(v) = non_empty("ZHIKU_EMBED_THREADS") {
-            self.embedding.threads = v.parse().map_err(|e| CoreError::ConfigEnv {
-                var: "ZHIKU_EMBED_THREADS".into(),
-                value: v.clone(),
-                message: format!("{e}"),
-            })?;
+            self.embedding.threads = parse_env("ZHIKU_EMBED_THREADS", &v)?;
         }
         if let Some(v) = non_empty("ZHIKU_EMBEDDING_WEIGHTS") {
-            self.embedding.weights = match v.trim().to_ascii_lowercase().as_str() {
-                "f32" => EmbeddingWeights::F32,
-                "int8" => EmbeddingWeights::Int8,
-                _ => {
-                    return Err(CoreError::ConfigEnv {
-                        var: "ZHIKU_EMBEDDING_WEIGHTS".into(),
-                        value: v.clone(),
-                        message: "expected f32 or int8".into(),
-                    })
-                }
-            };
+            self.embedding.weights = parse_env("ZHIKU_EMBEDDING_WEIGHTS", &v)?;
+        }
+        if let Some(v) = non_empty("ZHIKU_KEYWORD_BACKEND") {
+            self.retrieval.keyword = parse_env("ZHIKU_KEYWORD_BACKEND", &v)?;
+        }
+        if let Some(v) = non_empty("ZHIKU_REPLICA") {
+            self.qdrant.replica = parse_env("ZHIKU_REPLICA", &v)?;
+        }
+        if let Some(v) = non_empty("ZHIKU_QDRANT_SHARDS") {
+            self.qdrant.shard_number = parse_env("ZHIKU_QDRANT_SHARDS", &v)?;
+        }
+        if let Some(v) = non_empty("ZHIKU_QDRANT_REPLICAS") {
+            self.qdrant.replication_factor = parse_env("ZHIKU_QDRANT_REPLICAS", &v)?;
         }
         if let Some(v) = non_empty("ZHIKU_LLM_URL") {
             self.llm.base_url = v;
@@ -514,6 +582,18 @@ impl Config {
             return Err(bad(
                 "ingest.overlap_tokens must be below chunk_min_tokens".into()
             ));
+        }
+        let q = &self.qdrant;
+        if q.shard_number == 0
+            || q.replication_factor == 0
+            || q.write_consistency_factor == 0
+            || q.write_consistency_factor > q.replication_factor
+        {
+            return Err(bad(format!(
+                "qdrant.shard_number ({}), replication_factor ({}) and write_consistency_factor ({}) must be at least 1, \
+                 and write_consistency_factor at most replication_factor",
+                q.shard_number, q.replication_factor, q.write_consistency_factor
+            )));
         }
         if !(0.0..=1.0).contains(&i.prune_max_share) {
             return Err(bad("ingest.prune_max_share must be between 0 and 1".into()));
@@ -605,6 +685,30 @@ mod tests {
     }
 
     #[test]
+    fn the_keyword_leg_follows_the_vectors_unless_chosen() {
+        let mut cfg = Config::default();
+        assert_eq!(cfg.keyword_backend(), KeywordBackend::Tantivy);
+        cfg.apply_env(|k| match k {
+            "ZHIKU_QDRANT_URL" => Some("http://qdrant:6334".into()),
+            "ZHIKU_QDRANT_SHARDS" => Some("6".into()),
+            "ZHIKU_QDRANT_REPLICAS" => Some("2".into()),
+            _ => None,
+        })
+        .unwrap();
+        assert_eq!(cfg.keyword_backend(), KeywordBackend::Qdrant);
+        assert_eq!(
+            (cfg.qdrant.shard_number, cfg.qdrant.replication_factor),
+            (6, 2)
+        );
+        cfg.apply_env(|k| (k == "ZHIKU_KEYWORD_BACKEND").then(|| "Tantivy".to_string()))
+            .unwrap();
+        assert_eq!(cfg.keyword_backend(), KeywordBackend::Tantivy);
+        let mut embedded = Config::default();
+        embedded.retrieval.keyword = KeywordBackend::Qdrant;
+        assert_eq!(embedded.keyword_backend(), KeywordBackend::Qdrant);
+    }
+
+    #[test]
     fn unknown_keys_and_bad_values_are_errors() {
         assert!(toml::from_str::<Config>("[retrieval]\nrrf = 1.0\n").is_err());
         let mut cfg = Config::default();
@@ -615,11 +719,23 @@ mod tests {
         let err = cfg
             .apply_env(|k| (k == "ZHIKU_EMBEDDING_WEIGHTS").then(|| "int4".to_string()))
             .unwrap_err();
-        assert!(err.to_string().contains("f32 or int8"), "{err}");
+        let text = err.to_string();
+        assert!(
+            text.contains("int4") && text.contains("`f32` or `int8`"),
+            "names the value and the choices: {text}"
+        );
         cfg.apply_env(|k| (k == "ZHIKU_EMBEDDING_WEIGHTS").then(|| "INT8".to_string()))
             .unwrap();
         assert_eq!(cfg.embedding.weights, EmbeddingWeights::Int8);
         assert!(toml::from_str::<Config>("[embedding]\nweights = \"int4\"\n").is_err());
+        let err = cfg
+            .apply_env(|k| (k == "ZHIKU_KEYWORD_BACKEND").then(|| "lucene".to_string()))
+            .unwrap_err();
+        assert!(err.to_string().contains("tantivy"), "{err}");
+        let err = cfg
+            .apply_env(|k| (k == "ZHIKU_QDRANT_REPLICAS").then(|| "0".to_string()))
+            .unwrap_err();
+        assert!(err.to_string().contains("replication_factor"), "{err}");
         let path = std::path::Path::new("/nonexistent/zhiku.toml");
         assert!(Config::load(Some(path))
             .unwrap_err()

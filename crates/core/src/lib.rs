@@ -18,7 +18,8 @@ pub use classification::Classification;
 pub use clinical::{CdsClient, ClinicalConfig, PrivacyConfig, RateLimit, TlsConfig};
 pub use config::{
     default_home, AgentConfig, Config, DatabaseConfig, EmbeddingConfig, EmbeddingWeights, Fusion,
-    IngestConfig, LlmConfig, QdrantConfig, RetrievalConfig, ServerConfig, WebConfig,
+    IngestConfig, KeywordBackend, LlmConfig, QdrantConfig, RetrievalConfig, ServerConfig,
+    WebConfig,
 };
 pub use domain::{
     AnswerPolicy, Domain, DomainRegistry, DomainRetrieval, FilterField, LoadDefaults, LoadIssue,

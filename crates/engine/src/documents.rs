@@ -133,24 +133,26 @@ impl Engine {
     /// bytes on each side of it (`None`: the whole document).
     /// The chunks answers cited, as `caller` may read them now: `(doc_id, chunk_id)` in, the
     /// chunk (or `None`) out, in the same order.
-    pub fn cited_chunks(
+    pub async fn cited_chunks(
         &self,
         caller: &Caller,
         cited: &[(&str, &str)],
     ) -> Result<Vec<Option<Chunk>>, EngineError> {
         let filter = self.scope(caller, &Narrowing::default())?;
         let mut by_doc: BTreeMap<&str, Vec<Chunk>> = BTreeMap::new();
-        cited
-            .iter()
-            .map(|(doc, chunk)| {
-                if !by_doc.contains_key(doc) {
-                    by_doc.insert(doc, self.indexes().keyword.chunks_of(doc, &filter)?);
-                }
-                Ok(by_doc
+        let mut out = Vec::with_capacity(cited.len());
+        for (doc, chunk) in cited {
+            if !by_doc.contains_key(doc) {
+                let chunks = self.indexes().keyword.chunks_of(doc, &filter).await?;
+                by_doc.insert(doc, chunks);
+            }
+            out.push(
+                by_doc
                     .get(doc)
-                    .and_then(|cs| cs.iter().find(|c| c.id == *chunk).cloned()))
-            })
-            .collect()
+                    .and_then(|cs| cs.iter().find(|c| c.id == *chunk).cloned()),
+            );
+        }
+        Ok(out)
     }
 
     pub async fn document(
@@ -161,7 +163,7 @@ impl Engine {
         context: Option<usize>,
     ) -> Result<DocumentView, EngineError> {
         let filter = self.scope(caller, &Narrowing::default())?;
-        let chunks = self.indexes().keyword.chunks_of(doc_id, &filter)?;
+        let chunks = self.indexes().keyword.chunks_of(doc_id, &filter).await?;
         let Some(first) = chunks.first() else {
             return Err(EngineError::DocumentNotFound(doc_id.to_string()));
         };
@@ -239,7 +241,8 @@ impl Engine {
                 let values: Vec<FacetValue> = self
                     .indexes()
                     .keyword
-                    .tag_values(key, &filter)?
+                    .tag_values(key, &filter)
+                    .await?
                     .into_iter()
                     .map(|(value, passages)| FacetValue { value, passages })
                     .collect();

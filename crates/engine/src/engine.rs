@@ -129,6 +129,8 @@ pub struct Stats {
     pub keyword_chunks: u64,
     pub vector_points: u64,
     pub vector_backend: &'static str,
+    /// Where the keyword leg searches: `tantivy` or `qdrant sparse vectors`.
+    pub keyword_backend: &'static str,
     /// Documents an interrupted ingest left half-changed; the next ingest settles them.
     pub interrupted_documents: usize,
     pub optimize_pending: bool,
@@ -434,6 +436,13 @@ impl Engine {
                 "ingest needs an administrator's credentials".into(),
             ));
         }
+        if self.indexes.is_replica() {
+            return Err(EngineError::Forbidden(
+                "this server is a replica (qdrant.replica): documents are ingested by the ingest job, \
+                 which writes the collection every replica serves"
+                    .into(),
+            ));
+        }
         let Ok(_one_at_a_time) = self.ingesting.try_lock() else {
             return Err(EngineError::Index(zhiku_index::IndexError::Busy(
                 self.indexes.dir.clone(),
@@ -552,9 +561,10 @@ pub async fn stats_of(indexes: &IndexSet) -> Result<Stats, EngineError> {
     Ok(Stats {
         documents: manifest.documents.len(),
         chunks: manifest.chunk_count(),
-        keyword_chunks: indexes.keyword.num_chunks(),
+        keyword_chunks: indexes.keyword.num_chunks().await?,
         vector_points: indexes.vectors.count().await?,
         vector_backend: indexes.vectors.backend_name(),
+        keyword_backend: indexes.keyword.backend_name(),
         interrupted_documents: interrupted,
         optimize_pending: manifest.optimize_pending,
     })

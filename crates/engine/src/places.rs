@@ -323,9 +323,9 @@ impl Engine {
     }
 
     /// A place's chunks as the caller may read them (`DocumentNotFound` if it is not a place).
-    fn place_chunks(&self, caller: &Caller, id: &str) -> Result<Vec<Chunk>, EngineError> {
+    async fn place_chunks(&self, caller: &Caller, id: &str) -> Result<Vec<Chunk>, EngineError> {
         let filter = self.scope(caller, &Narrowing::default())?;
-        let chunks = self.indexes().keyword.chunks_of(id, &filter)?;
+        let chunks = self.indexes().keyword.chunks_of(id, &filter).await?;
         if chunks.first().and_then(|c| c.location).is_none() {
             return Err(EngineError::DocumentNotFound(id.to_string()));
         }
@@ -339,7 +339,7 @@ impl Engine {
         id: &str,
         lang: Lang,
     ) -> Result<PlaceDetail, EngineError> {
-        let chunks = self.place_chunks(caller, id)?;
+        let chunks = self.place_chunks(caller, id).await?;
         let first = &chunks[0];
         let location = first.location.unwrap_or_default();
         let place = Place::of(id, &first.title, location, &first.metadata, None, lang);
@@ -498,7 +498,7 @@ impl Engine {
                 .collect();
             let matched = zhiku_tour::matching_interest(&r.interests, &cand.category, &words)
                 .map(str::to_string);
-            let chunks = self.place_chunks(caller, &chunk.doc_id)?;
+            let chunks = self.place_chunks(caller, &chunk.doc_id).await?;
             let zh = r.lang == Lang::Zh;
             let found = chunks
                 .iter()

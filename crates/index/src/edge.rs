@@ -6,24 +6,48 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use qdrant_edge::external::uuid::Uuid;
-use qdrant_edge::{CountRequest, FieldIndexOperations};
+use qdrant_edge::{CountRequest, FacetRequest, FacetValue, FieldIndexOperations, Modifier};
 use qdrant_edge::{
-    CreateIndex, Distance, EdgeConfigBuilder, EdgeShard, EdgeVectorParamsBuilder, Filter,
-    NamedQuery, Payload, PayloadFieldSchema, PayloadSchemaType, PointId, PointInsertOperations,
-    PointOperations, PointStructPersisted, QueryEnum, SearchParams, SearchRequest, UpdateOperation,
-    VectorInternal, VectorPersisted, VectorStructPersisted, WithPayloadInterface,
+    CreateIndex, Distance, EdgeConfigBuilder, EdgeShard, EdgeSparseVectorParamsBuilder,
+    EdgeVectorParamsBuilder, Filter, NamedQuery, Payload, PayloadFieldSchema, PayloadSchemaType,
+    PointId, PointInsertOperations, PointOperations, PointStructPersisted, QueryEnum, ScoredPoint,
+    ScrollRequest, SearchParams, SearchRequest, SparseVector, UpdateOperation, VectorInternal,
+    VectorPersisted, VectorStructPersisted, WithPayloadInterface, WithVector,
 };
 use zhiku_core::{Chunk, SearchFilter};
 
+use crate::sparse::{SparseTerms, SPARSE_NAME};
 use crate::vector::{
     chunk_from_payload, filter_json, owner_vector, payload_json, VectorPoint, KEYWORD_FIELDS,
     OWNER_FIELD, OWNER_POINT, VECTOR_NAME,
 };
 use crate::IndexError;
 
+/// Points per scroll page.
+const SCROLL_PAGE: usize = 1_000;
+/// Distinct values a facet returns: above any metadata field's in practice.
+pub(crate) const FACET_LIMIT: usize = 100_000;
+
 pub struct EdgeStore {
     shard: Arc<EdgeShard>,
     path: PathBuf,
+    /// Made with the sparse keyword vector (shards made before it existed are not).
+    sparse: bool,
+}
+
+fn sparse_vector(terms: SparseTerms) -> Result<SparseVector, IndexError> {
+    SparseVector::new(terms.indices, terms.values).map_err(verr)
+}
+
+fn chunks_of_points(points: Vec<ScoredPoint>) -> Result<Vec<(Chunk, f32)>, IndexError> {
+    points
+        .into_iter()
+        .map(|p| {
+            let payload = p.payload.map(|Payload(m)| serde_json::Value::Object(m));
+            let chunk = chunk_from_payload(payload.unwrap_or_default())?;
+            Ok((chunk, p.score))
+        })
+        .collect()
 }
 
 fn verr(e: impl std::fmt::Display) -> IndexError {
@@ -55,6 +79,12 @@ impl EdgeStore {
                     VECTOR_NAME,
                     EdgeVectorParamsBuilder::new(zhiku_embed::DIMENSION, Distance::Cosine).build(),
                 )
+                .sparse_vector(
+                    SPARSE_NAME,
+                    EdgeSparseVectorParamsBuilder::new()
+                        .modifier(Modifier::Idf)
+                        .build(),
+                )
                 .build();
             let shard = EdgeShard::new(dir, config).map_err(busy)?;
             let mut fields: Vec<(&str, PayloadSchemaType)> = KEYWORD_FIELDS
@@ -75,9 +105,11 @@ impl EdgeStore {
             }
             shard
         };
+        let sparse = shard.config().sparse_vectors.contains_key(SPARSE_NAME);
         Ok(Self {
             shard: Arc::new(shard),
             path: dir.to_path_buf(),
+            sparse,
         })
     }
 
@@ -91,12 +123,23 @@ impl EdgeStore {
             .map_err(|e| verr(format!("edge task failed: {e}")))?
     }
 
-    pub async fn upsert(&self, points: Vec<VectorPoint>) -> Result<(), IndexError> {
+    pub fn has_sparse(&self) -> bool {
+        self.sparse
+    }
+
+    pub async fn upsert(&self, points: Vec<(VectorPoint, SparseTerms)>) -> Result<(), IndexError> {
         let mut list = Vec::with_capacity(points.len());
-        for p in points {
+        for (p, terms) in points {
             let id = Uuid::parse_str(&p.chunk.id).map_err(verr)?;
             let mut named = HashMap::new();
             named.insert(VECTOR_NAME.to_string(), VectorPersisted::Dense(p.vector));
+            // Qdrant refuses an empty sparse vector's search, not its storage; skip it anyway.
+            if self.sparse && !terms.is_empty() {
+                named.insert(
+                    SPARSE_NAME.to_string(),
+                    VectorPersisted::Sparse(sparse_vector(terms)?),
+                );
+            }
             list.push(PointStructPersisted {
                 id: PointId::Uuid(id),
                 vector: VectorStructPersisted::Named(named),
@@ -134,13 +177,36 @@ impl EdgeStore {
         k: usize,
         hnsw_ef: usize,
     ) -> Result<Vec<(Chunk, f32)>, IndexError> {
+        let query = NamedQuery::new(VectorInternal::Dense(vector), VECTOR_NAME);
+        let params = SearchParams {
+            hnsw_ef: Some(hnsw_ef),
+            ..Default::default()
+        };
+        self.nearest(query, Some(params), filter, k).await
+    }
+
+    /// Top-`k` chunks by the sparse keyword vector (BM25 with Qdrant's idf).
+    pub async fn keyword_search(
+        &self,
+        terms: SparseTerms,
+        filter: &SearchFilter,
+        k: usize,
+    ) -> Result<Vec<(Chunk, f32)>, IndexError> {
+        let query = NamedQuery::new(VectorInternal::Sparse(sparse_vector(terms)?), SPARSE_NAME);
+        self.nearest(query, None, filter, k).await
+    }
+
+    async fn nearest(
+        &self,
+        query: NamedQuery<VectorInternal>,
+        params: Option<SearchParams>,
+        filter: &SearchFilter,
+        k: usize,
+    ) -> Result<Vec<(Chunk, f32)>, IndexError> {
         let request = SearchRequest {
-            query: QueryEnum::Nearest(NamedQuery::new(VectorInternal::Dense(vector), VECTOR_NAME)),
+            query: QueryEnum::Nearest(query),
             filter: Some(edge_filter(filter)?),
-            params: Some(SearchParams {
-                hnsw_ef: Some(hnsw_ef),
-                ..Default::default()
-            }),
+            params,
             limit: k,
             offset: 0,
             with_payload: Some(WithPayloadInterface::Bool(true)),
@@ -150,14 +216,70 @@ impl EdgeStore {
         let points = self
             .blocking(move |shard| shard.search(request).map_err(verr))
             .await?;
-        points
+        chunks_of_points(points)
+    }
+
+    /// Every chunk the filter (plus `extra`, a JSON condition) lets through, in pages.
+    pub async fn scroll(
+        &self,
+        filter: &SearchFilter,
+        extra: serde_json::Value,
+    ) -> Result<Vec<Chunk>, IndexError> {
+        let mut json = filter_json(filter);
+        if let Some(must) = json.get_mut("must").and_then(|m| m.as_array_mut()) {
+            must.push(extra);
+        }
+        let filter: Filter = serde_json::from_value(json).map_err(verr)?;
+        let mut chunks = Vec::new();
+        let mut offset = None;
+        loop {
+            let request = ScrollRequest {
+                offset,
+                limit: Some(SCROLL_PAGE),
+                filter: Some(filter.clone()),
+                with_payload: Some(WithPayloadInterface::Bool(true)),
+                with_vector: WithVector::Bool(false),
+                order_by: None,
+            };
+            let (records, next) = self
+                .blocking(move |shard| shard.scroll(request).map_err(verr))
+                .await?;
+            for r in records {
+                let payload = r.payload.map(|Payload(m)| serde_json::Value::Object(m));
+                chunks.push(chunk_from_payload(payload.unwrap_or_default())?);
+            }
+            match next {
+                Some(n) => offset = Some(n),
+                None => return Ok(chunks),
+            }
+        }
+    }
+
+    /// How many chunks the filter lets through carry each value of the keyword field `key`.
+    pub async fn facet(
+        &self,
+        key: &str,
+        filter: &SearchFilter,
+    ) -> Result<Vec<(String, usize)>, IndexError> {
+        let request = FacetRequest {
+            key: key
+                .parse()
+                .map_err(|_| verr(format!("bad field name {key}")))?,
+            limit: FACET_LIMIT,
+            filter: Some(edge_filter(filter)?),
+            exact: true,
+        };
+        let response = self
+            .blocking(move |shard| shard.facet(request).map_err(verr))
+            .await?;
+        Ok(response
+            .hits
             .into_iter()
-            .map(|p| {
-                let payload = p.payload.map(|Payload(m)| serde_json::Value::Object(m));
-                let chunk = chunk_from_payload(payload.unwrap_or_default())?;
-                Ok((chunk, p.score))
+            .filter_map(|h| match h.value {
+                FacetValue::Keyword(v) => Some((v, h.count)),
+                _ => None,
             })
-            .collect()
+            .collect())
     }
 
     pub async fn count(&self) -> Result<u64, IndexError> {
@@ -218,9 +340,24 @@ impl EdgeStore {
         .await
     }
 
-    /// HNSW-indexed vectors (0 until an optimisation builds the index).
-    pub fn indexed_vectors(&self) -> usize {
-        self.shard.info().indexed_vectors_count
+    /// Dense vectors in an HNSW index (0 until an optimisation builds one). Edge reports
+    /// every stored sparse vector as indexed too, so those are taken off.
+    pub fn indexed_vectors(&self) -> Result<usize, IndexError> {
+        let all = self.shard.info().indexed_vectors_count;
+        if !self.sparse {
+            return Ok(all);
+        }
+        let with_sparse: Filter =
+            serde_json::from_value(serde_json::json!({"must": [{"has_vector": SPARSE_NAME}]}))
+                .map_err(verr)?;
+        let sparse = self
+            .shard
+            .count(CountRequest {
+                filter: Some(with_sparse),
+                exact: true,
+            })
+            .map_err(verr)?;
+        Ok(all.saturating_sub(sparse))
     }
 
     pub async fn flush(&self) -> Result<(), IndexError> {

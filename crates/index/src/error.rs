@@ -44,4 +44,10 @@ impl IndexError {
     pub fn is_busy(&self) -> bool {
         matches!(self, IndexError::Busy(_))
     }
+
+    /// A store that could not be reached or failed to answer (the server backend's errors),
+    /// as opposed to bad input or a broken data directory.
+    pub fn is_unavailable(&self) -> bool {
+        matches!(self, IndexError::Vector(_))
+    }
 }

@@ -61,8 +61,8 @@ fn build_schema() -> (Schema, Fields) {
 }
 
 /// How much each field's BM25 counts.
-const TITLE_BOOST: f32 = 1.0;
-const CJK_BOOST: f32 = 0.5;
+pub(crate) const TITLE_BOOST: f32 = 1.0;
+pub(crate) const CJK_BOOST: f32 = 0.5;
 
 pub struct KeywordIndex {
     index: Index,

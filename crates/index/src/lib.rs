@@ -16,10 +16,12 @@ pub use analysis::is_cjk;
 pub use edge::EdgeStore;
 pub use error::IndexError;
 pub use keyword::KeywordIndex;
-pub use server::ServerStore;
+pub use server::{CollectionLayout, ServerStore};
 pub use vector::{VectorPoint, VectorStore};
 mod retriever;
+mod sparse;
 mod store;
 
-pub use retriever::{fuse, HybridRetriever, SearchResults, SearchTimings};
-pub use store::{IndexSet, DATA_FORMAT};
+pub use retriever::{fuse, HybridRetriever, LegFailure, SearchResults, SearchTimings};
+pub use sparse::{SparseEncoder, SparseTerms, SPARSE_NAME};
+pub use store::{IndexSet, KeywordLeg, DATA_FORMAT};

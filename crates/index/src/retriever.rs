@@ -26,6 +26,17 @@ pub struct SearchTimings {
 pub struct SearchResults {
     pub hits: Vec<Hit>,
     pub timings: SearchTimings,
+    /// A hybrid search whose one leg failed (its store unreachable) and that answered from
+    /// the other: which leg failed, and why.
+    pub degraded: Option<LegFailure>,
+}
+
+/// The leg a degraded hybrid search went without.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LegFailure {
+    /// `"keyword"` or `"dense"`.
+    pub leg: &'static str,
+    pub error: String,
 }
 
 #[derive(Clone)]
@@ -85,14 +96,41 @@ impl HybridRetriever {
             self.bm25_leg(run_bm25, &query, filter, depth),
             self.dense_leg(run_dense, &query, filter, depth)
         );
-        let (bm25, bm25_ms) = bm25?;
-        let (dense, embed_ms, dense_ms) = dense?;
-        let hits = match mode {
-            RetrievalMode::Bm25 => single_leg(bm25, k, true),
-            RetrievalMode::Dense => single_leg(dense, k, false),
-            RetrievalMode::Hybrid => fuse(bm25, dense, &self.cfg, k),
+        // A hybrid search survives one leg's store going away (a Qdrant server restarting,
+        // say): it answers from the other and says so. A single-leg search, or both legs
+        // failing, is an error.
+        let mut degraded = None;
+        let (bm25, dense) = match (mode, bm25, dense) {
+            (RetrievalMode::Hybrid, Err(e), Ok(d)) if e.is_unavailable() => {
+                degraded = Some(LegFailure {
+                    leg: "keyword",
+                    error: e.to_string(),
+                });
+                ((Vec::new(), 0.0), d)
+            }
+            (RetrievalMode::Hybrid, Ok(b), Err(e)) if e.is_unavailable() => {
+                degraded = Some(LegFailure {
+                    leg: "dense",
+                    error: e.to_string(),
+                });
+                (b, (Vec::new(), 0.0, 0.0))
+            }
+            (_, b, d) => (b?, d?),
+        };
+        if let Some(f) = &degraded {
+            tracing::warn!(leg = f.leg, error = %f.error, "search answered without one leg");
+        }
+        let (bm25, bm25_ms) = bm25;
+        let (dense, embed_ms, dense_ms) = dense;
+        let hits = match (mode, &degraded) {
+            (RetrievalMode::Bm25, _) => single_leg(bm25, k, true),
+            (RetrievalMode::Dense, _) => single_leg(dense, k, false),
+            (RetrievalMode::Hybrid, Some(f)) if f.leg == "dense" => single_leg(bm25, k, true),
+            (RetrievalMode::Hybrid, Some(_)) => single_leg(dense, k, false),
+            (RetrievalMode::Hybrid, None) => fuse(bm25, dense, &self.cfg, k),
         };
         Ok(SearchResults {
+            degraded,
             hits,
             timings: SearchTimings {
                 bm25_ms,
@@ -114,11 +152,7 @@ impl HybridRetriever {
             return Ok((Vec::new(), 0.0));
         }
         let t = Instant::now();
-        let keyword = Arc::clone(&self.indexes.keyword);
-        let (q, f) = (query.to_string(), filter.clone());
-        let leg = tokio::task::spawn_blocking(move || keyword.search(&q, &f, depth))
-            .await
-            .map_err(|e| IndexError::Keyword(format!("search task failed: {e}")))??;
+        let leg = self.indexes.keyword.search(query, filter, depth).await?;
         Ok((leg, ms(t)))
     }
 

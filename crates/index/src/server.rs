@@ -10,14 +10,17 @@ use std::time::Duration;
 
 use qdrant_client::qdrant::vectors_config::Config as VectorsConfigKind;
 use qdrant_client::qdrant::{
-    Condition, CountPointsBuilder, CreateCollectionBuilder, CreateFieldIndexCollectionBuilder,
-    DeletePointsBuilder, Distance, FieldType, Filter, GeoPoint, GeoRadius, GetPointsBuilder,
-    PointId, PointStruct, QueryPointsBuilder, SearchParamsBuilder, UpsertPointsBuilder,
-    VectorParamsBuilder, VectorsConfigBuilder,
+    facet_value, Condition, CountPointsBuilder, CreateCollectionBuilder,
+    CreateFieldIndexCollectionBuilder, DeletePointsBuilder, Distance, FacetCountsBuilder,
+    FieldType, Filter, GeoPoint, GeoRadius, GetPointsBuilder, Modifier, NamedVectors, PointId,
+    PointStruct, Query, QueryPointsBuilder, ScoredPoint, ScrollPointsBuilder, SearchParamsBuilder,
+    SparseVectorParamsBuilder, SparseVectorsConfigBuilder, UpsertPointsBuilder, Vector,
+    VectorInput, VectorParamsBuilder, VectorsConfigBuilder,
 };
 use qdrant_client::{Payload, Qdrant};
-use zhiku_core::{Chunk, SearchFilter};
+use zhiku_core::{Chunk, QdrantConfig, SearchFilter};
 
+use crate::sparse::{SparseTerms, SPARSE_NAME};
 use crate::vector::{
     chunk_from_payload, owner_vector, payload_json, VectorPoint, KEYWORD_FIELDS, OWNER_FIELD,
     OWNER_POINT, VECTOR_NAME,
@@ -26,12 +29,52 @@ use crate::IndexError;
 
 /// Points per upsert request.
 const UPSERT_BATCH: usize = 256;
+/// Points per scroll page.
+const SCROLL_PAGE: u32 = 1_000;
+
+/// How a new collection is laid out on a cluster.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CollectionLayout {
+    pub shard_number: u32,
+    pub replication_factor: u32,
+    pub write_consistency_factor: u32,
+}
+
+impl Default for CollectionLayout {
+    fn default() -> Self {
+        Self::from(&QdrantConfig::default())
+    }
+}
+
+impl From<&QdrantConfig> for CollectionLayout {
+    fn from(q: &QdrantConfig) -> Self {
+        Self {
+            shard_number: q.shard_number,
+            replication_factor: q.replication_factor,
+            write_consistency_factor: q.write_consistency_factor,
+        }
+    }
+}
 
 pub struct ServerStore {
     client: Qdrant,
     collection: String,
     /// The collection did not exist and this connection made it.
     created: bool,
+    /// The collection has the sparse keyword vector (ones made before it existed do not).
+    sparse: bool,
+    /// The collection's layout as the server reports it.
+    layout: CollectionLayout,
+}
+
+fn scored_chunks(points: Vec<ScoredPoint>) -> Result<Vec<(Chunk, f32)>, IndexError> {
+    points
+        .into_iter()
+        .map(|p| {
+            let payload = serde_json::Value::from(Payload::from(p.payload));
+            Ok((chunk_from_payload(payload)?, p.score))
+        })
+        .collect()
 }
 
 fn verr(what: impl std::fmt::Display, e: impl std::fmt::Display) -> IndexError {
@@ -71,11 +114,12 @@ fn server_filter(filter: &SearchFilter) -> Filter {
 
 impl ServerStore {
     /// Connects to `url` (gRPC, usually port 6334), logs the server version, and creates
-    /// `collection` with its payload indexes if it does not exist yet.
+    /// `collection` (laid out as `layout`) with its payload indexes if it does not exist yet.
     pub async fn connect(
         url: &str,
         collection: &str,
         api_key: Option<String>,
+        layout: CollectionLayout,
     ) -> Result<Self, IndexError> {
         let client = Qdrant::from_url(url)
             .api_key(api_key)
@@ -94,9 +138,20 @@ impl ServerStore {
             client,
             collection: collection.to_string(),
             created: false,
+            sparse: false,
+            layout,
         };
-        store.created = store.ensure_collection().await?;
+        store.created = store.ensure_collection(layout).await?;
         Ok(store)
+    }
+
+    pub fn has_sparse(&self) -> bool {
+        self.sparse
+    }
+
+    /// The collection's shards, replicas and write consistency as the server reports them.
+    pub fn layout(&self) -> CollectionLayout {
+        self.layout
     }
 
     pub fn collection(&self) -> &str {
@@ -109,7 +164,7 @@ impl ServerStore {
     }
 
     /// Creates the collection if needed (returning whether it did) and checks its shape.
-    async fn ensure_collection(&self) -> Result<bool, IndexError> {
+    async fn ensure_collection(&mut self, layout: CollectionLayout) -> Result<bool, IndexError> {
         let name = &self.collection;
         let exists = self
             .client
@@ -122,9 +177,21 @@ impl ServerStore {
                 VECTOR_NAME,
                 VectorParamsBuilder::new(zhiku_embed::DIMENSION as u64, Distance::Cosine),
             );
+            let mut sparse = SparseVectorsConfigBuilder::default();
+            sparse.add_named_vector_params(
+                SPARSE_NAME,
+                SparseVectorParamsBuilder::default().modifier(Modifier::Idf),
+            );
             let created = self
                 .client
-                .create_collection(CreateCollectionBuilder::new(name).vectors_config(vectors))
+                .create_collection(
+                    CreateCollectionBuilder::new(name)
+                        .vectors_config(vectors)
+                        .sparse_vectors_config(sparse)
+                        .shard_number(layout.shard_number)
+                        .replication_factor(layout.replication_factor)
+                        .write_consistency_factor(layout.write_consistency_factor),
+                )
                 .await;
             // Another process may have created it meanwhile; then just check it below.
             if let Err(e) = created {
@@ -142,11 +209,29 @@ impl ServerStore {
             .map_err(|e| verr(format!("reading collection {name}"), e))?
             .result
             .ok_or_else(|| verr(format!("reading collection {name}"), "empty answer"))?;
-        let vectors = info
-            .config
-            .and_then(|c| c.params)
-            .and_then(|p| p.vectors_config)
-            .and_then(|v| v.config);
+        let params = info.config.as_ref().and_then(|c| c.params.clone());
+        self.sparse = params
+            .as_ref()
+            .and_then(|p| p.sparse_vectors_config.as_ref())
+            .is_some_and(|s| s.map.contains_key(SPARSE_NAME));
+        if let Some(p) = &params {
+            self.layout = CollectionLayout {
+                shard_number: p.shard_number,
+                replication_factor: p.replication_factor.unwrap_or(1),
+                write_consistency_factor: p.write_consistency_factor.unwrap_or(1),
+            };
+            if exists && self.layout != layout {
+                // Shards and replicas are fixed when a collection is made; say so rather than
+                // pretend the configuration took effect.
+                tracing::warn!(
+                    collection = %name,
+                    actual = ?self.layout,
+                    configured = ?layout,
+                    "the collection keeps the layout it was made with (see docs/scaling.md to change it)"
+                );
+            }
+        }
+        let vectors = params.and_then(|p| p.vectors_config).and_then(|v| v.config);
         let dense = match vectors {
             Some(VectorsConfigKind::ParamsMap(m)) => m.map.get(VECTOR_NAME).cloned(),
             _ => None,
@@ -190,11 +275,16 @@ impl ServerStore {
         Ok(!exists)
     }
 
-    pub async fn upsert(&self, points: Vec<VectorPoint>) -> Result<(), IndexError> {
+    pub async fn upsert(&self, points: Vec<(VectorPoint, SparseTerms)>) -> Result<(), IndexError> {
         let mut list = Vec::with_capacity(points.len());
-        for p in points {
+        for (p, terms) in points {
             let payload = Payload::from(payload_json(&p.chunk)?);
-            let vectors = HashMap::from([(VECTOR_NAME.to_string(), p.vector)]);
+            let mut vectors =
+                NamedVectors::default().add_vector(VECTOR_NAME, Vector::new_dense(p.vector));
+            if self.sparse && !terms.is_empty() {
+                vectors = vectors
+                    .add_vector(SPARSE_NAME, Vector::new_sparse(terms.indices, terms.values));
+            }
             list.push(PointStruct::new(p.chunk.id, vectors, payload));
         }
         let total = list.len();
@@ -248,23 +338,103 @@ impl ServerStore {
         let request = QueryPointsBuilder::new(&self.collection)
             .query(vector)
             .using(VECTOR_NAME)
+            .params(SearchParamsBuilder::default().hnsw_ef(hnsw_ef as u64));
+        self.nearest(request, filter, k, "vector search").await
+    }
+
+    /// Top-`k` chunks by the sparse keyword vector (BM25 with Qdrant's idf).
+    pub async fn keyword_search(
+        &self,
+        terms: SparseTerms,
+        filter: &SearchFilter,
+        k: usize,
+    ) -> Result<Vec<(Chunk, f32)>, IndexError> {
+        let sparse = VectorInput::new_sparse(terms.indices, terms.values);
+        let request = QueryPointsBuilder::new(&self.collection)
+            .query(Query::new_nearest(sparse))
+            .using(SPARSE_NAME);
+        self.nearest(request, filter, k, "keyword search").await
+    }
+
+    async fn nearest(
+        &self,
+        request: QueryPointsBuilder,
+        filter: &SearchFilter,
+        k: usize,
+        what: &str,
+    ) -> Result<Vec<(Chunk, f32)>, IndexError> {
+        let request = request
             .filter(server_filter(filter))
-            .params(SearchParamsBuilder::default().hnsw_ef(hnsw_ef as u64))
             .limit(k as u64)
             .with_payload(true);
         let response = self
             .client
             .query(request)
             .await
-            .map_err(|e| verr("vector search", e))?;
-        response
-            .result
-            .into_iter()
-            .map(|p| {
+            .map_err(|e| verr(what, e))?;
+        scored_chunks(response.result)
+    }
+
+    /// Every chunk of one document that the filter lets through (in no particular order).
+    pub async fn chunks_of(
+        &self,
+        doc_id: &str,
+        filter: &SearchFilter,
+    ) -> Result<Vec<Chunk>, IndexError> {
+        let mut filter = server_filter(filter);
+        filter
+            .must
+            .push(Condition::matches("doc_id", vec![doc_id.to_string()]));
+        let mut chunks = Vec::new();
+        let mut offset: Option<PointId> = None;
+        loop {
+            let mut request = ScrollPointsBuilder::new(&self.collection)
+                .filter(filter.clone())
+                .limit(SCROLL_PAGE)
+                .with_payload(true);
+            if let Some(o) = offset.take() {
+                request = request.offset(o);
+            }
+            let response = self
+                .client
+                .scroll(request)
+                .await
+                .map_err(|e| verr(format!("reading the chunks of {doc_id}"), e))?;
+            for p in response.result {
                 let payload = serde_json::Value::from(Payload::from(p.payload));
-                Ok((chunk_from_payload(payload)?, p.score))
+                chunks.push(chunk_from_payload(payload)?);
+            }
+            match response.next_page_offset {
+                Some(next) => offset = Some(next),
+                None => return Ok(chunks),
+            }
+        }
+    }
+
+    /// How many chunks the filter lets through carry each value of the keyword field `key`.
+    pub async fn facet(
+        &self,
+        key: &str,
+        filter: &SearchFilter,
+    ) -> Result<Vec<(String, usize)>, IndexError> {
+        let response = self
+            .client
+            .facet(
+                FacetCountsBuilder::new(&self.collection, key)
+                    .filter(server_filter(filter))
+                    .limit(crate::edge::FACET_LIMIT as u64)
+                    .exact(true),
+            )
+            .await
+            .map_err(|e| verr(format!("counting the values of {key}"), e))?;
+        Ok(response
+            .hits
+            .into_iter()
+            .filter_map(|h| match h.value?.variant? {
+                facet_value::Variant::StringValue(v) => Some((v, h.count as usize)),
+                _ => None,
             })
-            .collect()
+            .collect())
     }
 
     /// The data directory id the collection is marked with, if any.

@@ -7,8 +7,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
-use zhiku_core::Config;
+use zhiku_core::{Chunk, Config, KeywordBackend, SearchFilter};
 
+use crate::server::CollectionLayout;
 use crate::{EdgeStore, IndexError, KeywordIndex, ServerStore, VectorStore};
 
 /// Bumped whenever the on-disk layout, the chunk payload or the embedding model changes.
@@ -106,16 +107,114 @@ fn check_stamp(dir: &Path) -> Result<Stamp, IndexError> {
     }
 }
 
+/// The keyword leg: the Tantivy index under the data directory, or the sparse vectors in
+/// the vector store. A process that writes keeps the Tantivy index current whichever leg
+/// searches, so that switching back never finds it stale; a replica has none.
+pub struct KeywordLeg {
+    tantivy: Option<Arc<KeywordIndex>>,
+    /// Set when the sparse vectors are the leg that searches.
+    sparse: Option<Arc<VectorStore>>,
+}
+
+impl KeywordLeg {
+    /// The leg that searches, for messages and `zhiku stats`.
+    pub fn backend_name(&self) -> &'static str {
+        match self.sparse {
+            Some(_) => "qdrant sparse vectors",
+            None => "tantivy",
+        }
+    }
+
+    fn tantivy(&self) -> Result<&Arc<KeywordIndex>, IndexError> {
+        self.tantivy.as_ref().ok_or_else(|| {
+            IndexError::Keyword(
+                "this replica keeps no keyword index of its own: writes go through an ingest job"
+                    .into(),
+            )
+        })
+    }
+
+    /// BM25 top-`k` chunks for the query under the filter, best first.
+    pub async fn search(
+        &self,
+        query: &str,
+        filter: &SearchFilter,
+        k: usize,
+    ) -> Result<Vec<(Chunk, f32)>, IndexError> {
+        if let Some(v) = &self.sparse {
+            return v.keyword_search(query, filter, k).await;
+        }
+        let index = Arc::clone(self.tantivy()?);
+        let (q, f) = (query.to_string(), filter.clone());
+        tokio::task::spawn_blocking(move || index.search(&q, &f, k))
+            .await
+            .map_err(|e| IndexError::Keyword(format!("search task failed: {e}")))?
+    }
+
+    /// Every chunk of one document that the filter lets through, in reading order.
+    pub async fn chunks_of(
+        &self,
+        doc_id: &str,
+        filter: &SearchFilter,
+    ) -> Result<Vec<Chunk>, IndexError> {
+        match &self.sparse {
+            Some(v) => v.chunks_of(doc_id, filter).await,
+            None => self.tantivy()?.chunks_of(doc_id, filter),
+        }
+    }
+
+    /// The values of one metadata key among the chunks the filter lets through, with how
+    /// many chunks carry each, most common first.
+    pub async fn tag_values(
+        &self,
+        key: &str,
+        filter: &SearchFilter,
+    ) -> Result<Vec<(String, usize)>, IndexError> {
+        match &self.sparse {
+            Some(v) => v.tag_values(key, filter).await,
+            None => self.tantivy()?.tag_values(key, filter),
+        }
+    }
+
+    /// Chunks the searching leg holds.
+    pub async fn num_chunks(&self) -> Result<u64, IndexError> {
+        match &self.sparse {
+            Some(v) => v.count().await,
+            None => Ok(self.tantivy()?.num_chunks()),
+        }
+    }
+
+    /// Removes every chunk of the document from the Tantivy index (the vector store's
+    /// sparse vectors go with their points).
+    pub fn delete_doc(&self, doc_id: &str) -> Result<(), IndexError> {
+        self.tantivy()?.delete_doc(doc_id)
+    }
+
+    pub fn add(&self, chunks: &[Chunk]) -> Result<(), IndexError> {
+        self.tantivy()?.add(chunks)
+    }
+
+    pub fn commit(&self) -> Result<(), IndexError> {
+        self.tantivy()?.commit()
+    }
+}
+
 /// Both indexes of a data directory.
 #[derive(Clone)]
 pub struct IndexSet {
-    pub keyword: Arc<KeywordIndex>,
+    pub keyword: Arc<KeywordLeg>,
     pub vectors: Arc<VectorStore>,
     pub dir: PathBuf,
 }
 
 impl IndexSet {
+    /// Opens the data directory's indexes. With `qdrant.replica` set, this process serves a
+    /// collection that an ingest job writes from its own data directory: it takes the
+    /// collection as it is (no claim), keeps no Tantivy index, and cannot ingest.
     pub async fn open(dir: &Path, cfg: &Config) -> Result<Self, IndexError> {
+        if cfg.qdrant.replica {
+            return Self::open_replica(dir, cfg).await;
+        }
         let mut stamp = check_stamp(dir)?;
         let refused = |why: String| IndexError::Refused {
             dir: dir.to_path_buf(),
@@ -144,10 +243,7 @@ impl IndexSet {
                      (set qdrant.collection back, or use another data directory for {wanted:?})"
                 )));
             }
-            let key = std::env::var(&cfg.qdrant.api_key_env)
-                .ok()
-                .filter(|k| !k.is_empty());
-            let store = ServerStore::connect(&cfg.qdrant.url, wanted, key).await?;
+            let store = connect(cfg).await?;
             if stamp.collection.is_some() && store.created() {
                 return Err(refused(format!(
                     "its Qdrant collection {wanted:?} no longer existed on {} (an empty one was made); \
@@ -174,11 +270,91 @@ impl IndexSet {
                 stamp.save(dir)?;
             }
         }
-        let keyword = KeywordIndex::open(&dir.join("keyword"))?;
+        let vectors = Arc::new(vectors);
+        let keyword = KeywordLeg {
+            tantivy: Some(Arc::new(KeywordIndex::open(&dir.join("keyword"))?)),
+            sparse: sparse_leg(cfg, &vectors, dir)?,
+        };
         Ok(Self {
             keyword: Arc::new(keyword),
-            vectors: Arc::new(vectors),
+            vectors,
             dir: dir.to_path_buf(),
         })
     }
+
+    async fn open_replica(dir: &Path, cfg: &Config) -> Result<Self, IndexError> {
+        let refused = |why: &str| IndexError::Refused {
+            dir: dir.to_path_buf(),
+            why: why.to_string(),
+        };
+        if cfg.qdrant.url.trim().is_empty() {
+            return Err(refused(
+                "qdrant.replica needs qdrant.url: a replica serves a Qdrant server's collection (ZHIKU_QDRANT_URL)",
+            ));
+        }
+        if cfg.keyword_backend() != KeywordBackend::Qdrant {
+            return Err(refused(
+                "qdrant.replica needs the keyword leg in Qdrant (retrieval.keyword = \"auto\" or \"qdrant\"): \
+                 a replica keeps no Tantivy index",
+            ));
+        }
+        std::fs::create_dir_all(dir)
+            .map_err(|e| IndexError::Keyword(format!("{}: {e}", dir.display())))?;
+        let vectors = Arc::new(VectorStore::Server(connect(cfg).await?));
+        let keyword = KeywordLeg {
+            tantivy: None,
+            sparse: sparse_leg(cfg, &vectors, dir)?,
+        };
+        Ok(Self {
+            keyword: Arc::new(keyword),
+            vectors,
+            dir: dir.to_path_buf(),
+        })
+    }
+
+    /// Whether this process only serves a collection that an ingest job writes.
+    pub fn is_replica(&self) -> bool {
+        self.keyword.tantivy.is_none()
+    }
+}
+
+async fn connect(cfg: &Config) -> Result<ServerStore, IndexError> {
+    let key = std::env::var(&cfg.qdrant.api_key_env)
+        .ok()
+        .filter(|k| !k.is_empty());
+    ServerStore::connect(
+        &cfg.qdrant.url,
+        &cfg.qdrant.collection,
+        key,
+        CollectionLayout::from(&cfg.qdrant),
+    )
+    .await
+}
+
+/// The vector store as the keyword leg, when the configuration puts it there. `auto` on a
+/// collection made before sparse vectors existed keeps Tantivy, and says so.
+fn sparse_leg(
+    cfg: &Config,
+    vectors: &Arc<VectorStore>,
+    dir: &Path,
+) -> Result<Option<Arc<VectorStore>>, IndexError> {
+    if cfg.keyword_backend() != KeywordBackend::Qdrant {
+        return Ok(None);
+    }
+    if vectors.has_sparse() {
+        return Ok(Some(Arc::clone(vectors)));
+    }
+    let why = format!(
+        "{} has no keyword vectors (it was made before they existed); ingest into a new data directory \
+         or collection to have them",
+        vectors.describe()
+    );
+    if cfg.retrieval.keyword == KeywordBackend::Auto && !cfg.qdrant.replica {
+        tracing::warn!("{why}: the keyword leg stays in Tantivy");
+        return Ok(None);
+    }
+    Err(IndexError::Refused {
+        dir: dir.to_path_buf(),
+        why,
+    })
 }

@@ -7,6 +7,7 @@ use zhiku_core::{Chunk, SearchFilter};
 
 use crate::edge::EdgeStore;
 use crate::server::ServerStore;
+use crate::sparse::SparseEncoder;
 use crate::IndexError;
 
 /// A chunk with its embedding, ready to store.
@@ -44,10 +45,97 @@ impl VectorStore {
         if points.is_empty() {
             return Ok(());
         }
+        // The sparse keyword vector of every chunk, whichever keyword leg is configured: a
+        // store is then ready for either, and jieba costs little beside the embedding.
+        let with_terms = tokio::task::spawn_blocking(move || {
+            let encoder = SparseEncoder::default();
+            points
+                .into_iter()
+                .map(|p| {
+                    let terms = encoder.document(&p.chunk);
+                    (p, terms)
+                })
+                .collect::<Vec<_>>()
+        })
+        .await
+        .map_err(|e| IndexError::Vector(format!("keyword vector task failed: {e}")))?;
         match self {
-            Self::Edge(s) => s.upsert(points).await,
-            Self::Server(s) => s.upsert(points).await,
+            Self::Edge(s) => s.upsert(with_terms).await,
+            Self::Server(s) => s.upsert(with_terms).await,
         }
+    }
+
+    /// Whether the store holds sparse keyword vectors (stores made before they existed do not).
+    pub fn has_sparse(&self) -> bool {
+        match self {
+            Self::Edge(s) => s.has_sparse(),
+            Self::Server(s) => s.has_sparse(),
+        }
+    }
+
+    /// BM25 top-`k` chunks by the sparse keyword vectors, best first.
+    pub async fn keyword_search(
+        &self,
+        query: &str,
+        filter: &SearchFilter,
+        k: usize,
+    ) -> Result<Vec<(Chunk, f32)>, IndexError> {
+        if !self.has_sparse() {
+            return Err(IndexError::Vector(format!(
+                "{} has no keyword vectors (it was made before they existed): ingest into a new data \
+                 directory or collection, or set retrieval.keyword = \"tantivy\"",
+                self.describe()
+            )));
+        }
+        let terms = SparseEncoder::default().query(query);
+        if terms.is_empty() || k == 0 {
+            return Ok(Vec::new());
+        }
+        match self {
+            Self::Edge(s) => s.keyword_search(terms, filter, k).await,
+            Self::Server(s) => s.keyword_search(terms, filter, k).await,
+        }
+    }
+
+    /// Every chunk of one document that the filter lets through, in reading order.
+    pub async fn chunks_of(
+        &self,
+        doc_id: &str,
+        filter: &SearchFilter,
+    ) -> Result<Vec<Chunk>, IndexError> {
+        let mut chunks = match self {
+            Self::Edge(s) => {
+                s.scroll(
+                    filter,
+                    serde_json::json!({"key": "doc_id", "match": {"any": [doc_id]}}),
+                )
+                .await?
+            }
+            Self::Server(s) => s.chunks_of(doc_id, filter).await?,
+        };
+        chunks.sort_by_key(|c| (c.start, c.ordinal));
+        Ok(chunks)
+    }
+
+    /// The values of one metadata key among the chunks the filter lets through, with how
+    /// many chunks carry each, most common first (as [`crate::KeywordIndex::tag_values`]).
+    pub async fn tag_values(
+        &self,
+        key: &str,
+        filter: &SearchFilter,
+    ) -> Result<Vec<(String, usize)>, IndexError> {
+        let all = match self {
+            Self::Edge(s) => s.facet("tags", filter).await?,
+            Self::Server(s) => s.facet("tags", filter).await?,
+        };
+        let prefix = format!("{key}=");
+        let mut counted: Vec<(String, usize)> = all
+            .into_iter()
+            .filter_map(|(tag, n)| Some((tag.strip_prefix(&prefix)?.to_string(), n)))
+            .filter(|(_, n)| *n > 0)
+            .collect();
+        counted.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        Ok(counted)
     }
 
     pub async fn delete_docs(&self, doc_ids: &[String]) -> Result<(), IndexError> {

@@ -178,3 +178,67 @@ fn delete_and_reopen() {
     let (c, _) = &index.search("祈年殿", &SearchFilter::default(), 1).unwrap()[0];
     assert_eq!(c, &corpus()[1], "the stored chunk round-trips");
 }
+
+/// The keyword leg as sparse vectors in Qdrant Edge (what a cluster uses) finds exactly the
+/// chunks Tantivy finds for each query, under the same filter, with the same best hit.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sparse_vectors_find_what_tantivy_finds() {
+    let dir = tempfile::tempdir().unwrap();
+    let index = open_with_corpus(&dir.path().join("keyword"));
+    let store = zhiku_index::VectorStore::Edge(
+        zhiku_index::EdgeStore::open(&dir.path().join("vectors")).unwrap(),
+    );
+    let unit = vec![1.0 / (zhiku_embed::DIMENSION as f32).sqrt(); zhiku_embed::DIMENSION];
+    let points = corpus()
+        .into_iter()
+        .map(|chunk| zhiku_index::VectorPoint {
+            chunk,
+            vector: unit.clone(),
+        })
+        .collect();
+    store.upsert(points).await.unwrap();
+    let internal = SearchFilter {
+        clearance: Classification::Internal,
+        ..SearchFilter::default()
+    };
+    for query in [
+        "故宫的建筑年代",
+        "皇帝在哪里祭天？",
+        "teach",
+        "Newton forces teachers",
+        "teacher rota",
+        "明清宫殿 inquiry",
+    ] {
+        for filter in [SearchFilter::default(), internal.clone()] {
+            let tantivy = index.search(query, &filter, 10).unwrap();
+            let sparse = store.keyword_search(query, &filter, 10).await.unwrap();
+            let set = |hits: &[(Chunk, f32)]| {
+                let mut v = ids(hits)
+                    .into_iter()
+                    .map(str::to_string)
+                    .collect::<Vec<_>>();
+                v.sort();
+                v
+            };
+            assert!(!tantivy.is_empty(), "{query}: the fixture matches");
+            assert_eq!(
+                set(&sparse),
+                set(&tantivy),
+                "{query}: the same chunks match"
+            );
+            assert_eq!(
+                ids(&sparse).first(),
+                ids(&tantivy).first(),
+                "{query}: the same best hit ({:?} against {:?})",
+                sparse
+                    .iter()
+                    .map(|(c, s)| (&c.doc_id, *s))
+                    .collect::<Vec<_>>(),
+                tantivy
+                    .iter()
+                    .map(|(c, s)| (&c.doc_id, *s))
+                    .collect::<Vec<_>>()
+            );
+        }
+    }
+}

@@ -13,7 +13,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use zhiku_core::{stable_chunk_id, Chunk, Classification, GeoRadius, SearchFilter, SourceRef};
-use zhiku_index::{EdgeStore, ServerStore, VectorPoint, VectorStore};
+use zhiku_index::{CollectionLayout, EdgeStore, ServerStore, VectorPoint, VectorStore};
 
 const DIM: usize = zhiku_embed::DIMENSION;
 /// More than the number of points: a filtered search then returns everything it selects.
@@ -425,7 +425,111 @@ async fn conformance(store: &VectorStore) {
         "{name}: 1 km around the Forbidden City"
     );
 
-    // 6. delete_docs removes all chunks of a document and only those.
+    // 6. The keyword leg as sparse vectors: BM25 ranking, the same filters, a document's
+    // chunks in reading order, and metadata values counted under the caller's clearance.
+    assert!(
+        store.has_sparse(),
+        "{name}: a new store has keyword vectors"
+    );
+    let kw = |q: &'static str, f: SearchFilter| async move {
+        store
+            .keyword_search(q, &f, ALL)
+            .await
+            .expect("keyword search")
+    };
+    let hits = kw("牛顿第二定律", everything.clone()).await;
+    assert_eq!(
+        hits.first().map(|h| h.0.doc_id.as_str()),
+        Some("edu/mechanics"),
+        "{name}: the passage with the words comes first: {hits:?}"
+    );
+    assert!(
+        kw("牛顿第二定律", clearance(Classification::Public))
+            .await
+            .iter()
+            .all(|h| h.0.classification == Classification::Public),
+        "{name}: keyword hits respect clearance"
+    );
+    let hall = kw("Supreme Harmony hall", everything.clone()).await;
+    let supreme = points
+        .iter()
+        .find(|p| p.chunk.text.contains("Supreme Harmony"))
+        .map(|p| p.chunk.id.as_str());
+    assert_eq!(
+        hall.first().map(|h| h.0.id.as_str()),
+        supreme,
+        "{name}: English words match, case and stem aside"
+    );
+    assert!(
+        hall.windows(2).all(|w| w[0].1 >= w[1].1),
+        "{name}: best first"
+    );
+    assert!(
+        kw("量子纠缠 teleportation", everything.clone())
+            .await
+            .is_empty(),
+        "{name}: no shared term, no hit"
+    );
+    let mut near_palace = clearance(Classification::Public);
+    near_palace.geo = Some(GeoRadius {
+        lat: FORBIDDEN_CITY.0,
+        lon: FORBIDDEN_CITY.1,
+        radius_m: 5_000.0,
+    });
+    let near: BTreeSet<String> = kw("明清", near_palace)
+        .await
+        .into_iter()
+        .map(|h| h.0.doc_id)
+        .collect();
+    assert_eq!(
+        near,
+        BTreeSet::from([
+            "heritage/forbidden-city".to_string(),
+            "heritage/temple-of-heaven".to_string()
+        ]),
+        "{name}: geo filter on the keyword leg"
+    );
+    let palace = store
+        .chunks_of(
+            "heritage/forbidden-city",
+            &clearance(Classification::Public),
+        )
+        .await
+        .expect("chunks of");
+    assert_eq!(
+        palace.iter().map(|c| c.ordinal).collect::<Vec<_>>(),
+        vec![0, 1],
+        "{name}: a document's chunks in reading order"
+    );
+    assert!(
+        store
+            .chunks_of(
+                "heritage/conservation-report",
+                &clearance(Classification::Public)
+            )
+            .await
+            .expect("chunks of")
+            .is_empty(),
+        "{name}: a restricted document has no chunks for a public caller"
+    );
+    let dynasty = |c| async move {
+        store
+            .tag_values("dynasty", &clearance(c))
+            .await
+            .expect("tag values")
+    };
+    assert_eq!(
+        dynasty(Classification::Public).await,
+        vec![("ming".to_string(), 4)],
+        "{name}: values counted over what the caller may read"
+    );
+    assert_eq!(
+        dynasty(Classification::Restricted).await,
+        vec![("ming".to_string(), 4), ("qing".to_string(), 1)],
+        "{name}: most common first"
+    );
+
+    // 7. delete_docs removes all chunks of a document and only those.
     let algebra = expect(&points, |c| c.doc_id == "edu/algebra");
     assert_eq!(algebra.len(), 2);
     store
@@ -484,7 +588,7 @@ async fn edge_conformance() {
     let store = VectorStore::Edge(EdgeStore::open(dir.path()).expect("open edge shard"));
     conformance(&store).await;
 
-    // 7. flush, drop, reopen from the same folder: same count, same results.
+    // 8. flush, drop, reopen from the same folder: same count, same results.
     store.flush().await.expect("flush");
     let before = snapshot(&store).await;
     assert!(before.1.iter().all(|hits| !hits.is_empty()));
@@ -539,7 +643,7 @@ async fn edge_hnsw_index_answers_as_the_plain_scan() {
     let dir = tempfile::tempdir().expect("tempdir");
     let store = VectorStore::Edge(EdgeStore::open(dir.path()).expect("open edge shard"));
     let indexed = |s: &VectorStore| match s {
-        VectorStore::Edge(e) => e.indexed_vectors(),
+        VectorStore::Edge(e) => e.indexed_vectors().expect("indexed vectors"),
         VectorStore::Server(_) => unreachable!("an edge store"),
     };
     let points = clustered_points(8_000);
@@ -602,7 +706,7 @@ async fn server_conformance() {
         .map(|d| d.as_nanos())
         .unwrap_or_default();
     let collection = format!("zhiku_conformance_{}_{nanos}", std::process::id());
-    let store = ServerStore::connect(&url, &collection, key.clone())
+    let store = ServerStore::connect(&url, &collection, key.clone(), CollectionLayout::default())
         .await
         .expect("connect to qdrant server");
     let store = Arc::new(VectorStore::Server(store));
@@ -613,9 +717,14 @@ async fn server_conformance() {
     let outcome = tokio::spawn(async move {
         conformance(&suite).await;
         // Connecting to the existing collection reuses it (and its points).
-        let again = ServerStore::connect(&url2, &collection2, key2.clone())
-            .await
-            .expect("reconnect");
+        let again = ServerStore::connect(
+            &url2,
+            &collection2,
+            key2.clone(),
+            CollectionLayout::default(),
+        )
+        .await
+        .expect("reconnect");
         assert_eq!(
             again.count().await.expect("count"),
             fixture().len() as u64 - 2,
@@ -642,7 +751,7 @@ async fn server_conformance() {
             )
             .await
             .expect("create 8-d collection");
-        let refused = ServerStore::connect(&url2, &wrong, key2).await;
+        let refused = ServerStore::connect(&url2, &wrong, key2, CollectionLayout::default()).await;
         let _ = client.delete_collection(&wrong).await;
         match refused {
             Ok(_) => panic!("an 8-d collection must be refused"),

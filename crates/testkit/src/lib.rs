@@ -8,7 +8,9 @@
 //!
 //! It is written over raw TCP rather than an HTTP framework so that it can misbehave exactly
 //! as a broken upstream does. Production code never depends on this crate. It also says which
-//! real test database (PostgreSQL) the tests may use, if any: [`test_database_url`].
+//! real test database (PostgreSQL) the tests may use, if any: [`test_database_url`]; and it
+//! runs a real Qdrant server, when one is built, for tests that stop and restart it:
+//! [`QdrantServer`].
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
@@ -18,7 +20,9 @@ use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
 
+mod qdrant;
 mod wechat;
+pub use qdrant::{qdrant_bin, QdrantServer};
 pub use wechat::{FakeWeChat, WeChatCall};
 
 /// How the server answers one request.

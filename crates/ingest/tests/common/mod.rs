@@ -96,7 +96,7 @@ impl Env {
     pub async fn counts(&self) -> (usize, u64, u64) {
         (
             self.manifest().chunk_count(),
-            self.indexes.keyword.num_chunks(),
+            self.indexes.keyword.num_chunks().await.unwrap(),
             self.indexes.vectors.count().await.unwrap(),
         )
     }

@@ -88,6 +88,10 @@ pub struct SearchResponse {
     #[schema(value_type = Vec<Object>)]
     hits: Vec<zhiku_engine::Hit>,
     timings_ms: Timings,
+    /// Said when the results are not what a normal search gives (one leg's store was
+    /// unreachable); absent otherwise.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    notices: Vec<String>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -125,7 +129,9 @@ pub async fn search(
         .retrieval_seconds
         .with_label_values(&["search"])
         .observe(t.total_ms / 1e3);
+    let notices = crate::routes::search_notices(&results, &body.query);
     Ok(Json(SearchResponse {
+        notices,
         hits: results.hits,
         timings_ms: Timings {
             total: t.total_ms,

@@ -152,6 +152,10 @@ pub struct ClinicalSearchResponse {
     results: Vec<ClinicalResult>,
     /// Identifiers replaced by placeholders in the query before it was searched.
     redacted_identifiers: usize,
+    /// Said when the results are not what a normal search gives (one leg's store was
+    /// unreachable); absent otherwise.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    notices: Vec<String>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -189,6 +193,7 @@ pub async fn search(
             .map(|h| (h.chunk.doc_id.as_str(), h.chunk.title.as_str())),
     );
     Ok(Json(ClinicalSearchResponse {
+        notices: crate::routes::search_notices(&results, &redacted.text),
         results: results
             .hits
             .iter()
@@ -224,7 +229,7 @@ pub struct ClinicalAnswer {
     redacted_identifiers: usize,
 }
 
-fn clinical_answer(
+async fn clinical_answer(
     state: &AppState,
     caller: &Caller,
     a: &zhiku_engine::Answer,
@@ -235,7 +240,7 @@ fn clinical_answer(
         .iter()
         .map(|c| (c.doc_id.as_str(), c.chunk_id.as_str()))
         .collect();
-    let chunks = state.engine.cited_chunks(caller, &cited)?;
+    let chunks = state.engine.cited_chunks(caller, &cited).await?;
     let sources: Vec<ClinicalSource> = a
         .citations
         .iter()
@@ -291,7 +296,7 @@ pub async fn ask(
     if !streamed {
         let _permit = permit;
         let a = answer::answer(&state, &caller, input, "clinical", |_| {}).await?;
-        return Ok(Json(clinical_answer(&state, &caller, &a, &facts)?).into_response());
+        return Ok(Json(clinical_answer(&state, &caller, &a, &facts).await?).into_response());
     }
     facts.defer();
     let rx = answer::spawn(state.clone(), caller.clone(), input, "clinical", permit);
@@ -317,7 +322,7 @@ fn audited_events(
                     let _ = tx.send((answer::event_name(&e), json_text(&e)));
                     continue;
                 }
-                Streamed::Done(a) => match clinical_answer(&state, &caller, &a, &facts) {
+                Streamed::Done(a) => match clinical_answer(&state, &caller, &a, &facts).await {
                     Ok(body) => ((200, None), ("done", json_text(&body))),
                     Err(e) => ((e.status.as_u16(), Some(e.code)), error_event(&e)),
                 },

@@ -131,7 +131,7 @@ pub struct MpAnswer {
     sources: Vec<MpSource>,
 }
 
-fn mp_answer(
+async fn mp_answer(
     state: &AppState,
     caller: &Caller,
     a: &zhiku_engine::Answer,
@@ -142,7 +142,7 @@ fn mp_answer(
         .iter()
         .map(|c| (c.doc_id.as_str(), c.chunk_id.as_str()))
         .collect();
-    let chunks = state.engine.cited_chunks(caller, &cited)?;
+    let chunks = state.engine.cited_chunks(caller, &cited).await?;
     let zh = zhiku_agent::detect_language(&a.query) == zhiku_agent::Language::Chinese;
     let mut notices = a.notices.clone();
     if let ContentChecked::Unchecked(_) = checked {
@@ -220,7 +220,7 @@ pub async fn ask(
     if !streamed {
         let _permit = permit;
         let a = answer::answer(&state, &caller, input, "mini-program", |_| {}).await?;
-        return Ok(Json(mp_answer(&state, &caller, &a, &checked)?).into_response());
+        return Ok(Json(mp_answer(&state, &caller, &a, &checked).await?).into_response());
     }
     let rx = answer::spawn(state.clone(), caller.clone(), input, "mini-program", permit);
     Ok(Sse::new(events(state, caller, checked, rx))
@@ -238,7 +238,7 @@ fn events(
         while let Some(item) = rx.recv().await {
             let (name, data) = match item {
                 Streamed::Event(e) => (answer::event_name(&e), serde_json::to_string(&e).ok()),
-                Streamed::Done(a) => match mp_answer(&state, &caller, &a, &checked) {
+                Streamed::Done(a) => match mp_answer(&state, &caller, &a, &checked).await {
                     Ok(body) => ("done", serde_json::to_string(&body).ok()),
                     Err(e) => ("error", Some(error_json(&e))),
                 },
