@@ -18,15 +18,13 @@ use zhiku_core::{Chunk, SearchFilter};
 
 use crate::sparse::{SparseTerms, SPARSE_NAME};
 use crate::vector::{
-    chunk_from_payload, filter_json, owner_vector, payload_json, VectorPoint, KEYWORD_FIELDS,
-    OWNER_FIELD, OWNER_POINT, VECTOR_NAME,
+    chunk_from_payload, filter_json, owner_vector, payload_json, VectorPoint, FACET_LIMIT,
+    KEYWORD_FIELDS, OWNER_FIELD, OWNER_POINT, VECTOR_NAME,
 };
 use crate::IndexError;
 
 /// Points per scroll page.
 const SCROLL_PAGE: usize = 1_000;
-/// Distinct values a facet returns: above any metadata field's in practice.
-pub(crate) const FACET_LIMIT: usize = 100_000;
 
 pub struct EdgeStore {
     shard: Arc<EdgeShard>,

@@ -422,7 +422,7 @@ impl ServerStore {
             .facet(
                 FacetCountsBuilder::new(&self.collection, key)
                     .filter(server_filter(filter))
-                    .limit(crate::edge::FACET_LIMIT as u64)
+                    .limit(crate::vector::FACET_LIMIT as u64)
                     .exact(true),
             )
             .await

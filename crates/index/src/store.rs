@@ -342,6 +342,9 @@ fn sparse_leg(
         return Ok(None);
     }
     if vectors.has_sparse() {
+        // Loading jieba's dictionary takes a few hundred ms: pay it now, not on the first
+        // query (a replica opens no Tantivy index, which would otherwise have paid it).
+        let _ = crate::sparse::SparseEncoder::default().query("预热词典 warm-up");
         return Ok(Some(Arc::clone(vectors)));
     }
     let why = format!(

@@ -7,7 +7,7 @@ use zhiku_core::{Chunk, SearchFilter};
 
 use crate::edge::EdgeStore;
 use crate::server::ServerStore;
-use crate::sparse::SparseEncoder;
+use crate::sparse::{SparseEncoder, SparseTerms};
 use crate::IndexError;
 
 /// A chunk with its embedding, ready to store.
@@ -19,6 +19,9 @@ pub struct VectorPoint {
 
 /// Name of the dense vector in both backends.
 pub const VECTOR_NAME: &str = "dense";
+
+/// Distinct values a facet returns: above any metadata field's in practice.
+pub const FACET_LIMIT: usize = 100_000;
 
 /// Payload fields with a keyword index (plus `geo` with a geo index).
 pub const KEYWORD_FIELDS: [&str; 4] = ["doc_id", "domain", "classification", "tags"];
@@ -46,13 +49,19 @@ impl VectorStore {
             return Ok(());
         }
         // The sparse keyword vector of every chunk, whichever keyword leg is configured: a
-        // store is then ready for either, and jieba costs little beside the embedding.
+        // store is then ready for either, and jieba costs little beside the embedding. A
+        // store made before sparse vectors existed cannot hold them: skip the work.
+        let sparse = self.has_sparse();
         let with_terms = tokio::task::spawn_blocking(move || {
             let encoder = SparseEncoder::default();
             points
                 .into_iter()
                 .map(|p| {
-                    let terms = encoder.document(&p.chunk);
+                    let terms = if sparse {
+                        encoder.document(&p.chunk)
+                    } else {
+                        SparseTerms::default()
+                    };
                     (p, terms)
                 })
                 .collect::<Vec<_>>()
