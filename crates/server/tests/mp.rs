@@ -7,13 +7,12 @@
 
 mod common;
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, OnceLock};
 
 use serde_json::{json, Value};
 use zhiku_engine::Engine;
-use zhiku_testkit::FakeWeChat;
+use zhiku_testkit::{FakeWeChat, LogBuffer};
 
 use common::{assert_error, client, config, for_the_binary, start};
 
@@ -26,20 +25,7 @@ struct Mp {
     wechat: Arc<FakeWeChat>,
     /// The same corpus behind `content_check = "required"`.
     strict_url: String,
-    logs: Arc<Mutex<Vec<u8>>>,
-}
-
-#[derive(Clone)]
-struct Logs(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Logs {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
+    logs: LogBuffer,
 }
 
 fn corpora() -> PathBuf {
@@ -50,8 +36,8 @@ fn mp() -> &'static Mp {
     static SHARED: OnceLock<Mp> = OnceLock::new();
     SHARED.get_or_init(|| {
         // The logs of the whole binary, at the level `zhiku serve` logs by default.
-        let logs = Arc::new(Mutex::new(Vec::new()));
-        let writer = Logs(logs.clone());
+        let logs = LogBuffer::default();
+        let writer = logs.clone();
         let _ = tracing::subscriber::set_global_default(
             tracing_subscriber::fmt()
                 .with_max_level(tracing::Level::INFO)
@@ -880,7 +866,7 @@ async fn nothing_identifying_reaches_the_logs() {
         None,
     )
     .await;
-    let logs = String::from_utf8_lossy(&mp().logs.lock().unwrap()).into_owned();
+    let logs = mp().logs.text();
     // The logs were captured (the requests above were served and logged)…
     assert!(
         logs.contains("/api/mp/v1/ask") && logs.contains("served"),

@@ -25,6 +25,28 @@ mod wechat;
 pub use qdrant::{qdrant_bin, QdrantServer};
 pub use wechat::{FakeWeChat, WeChatCall};
 
+/// Everything written to it, kept in memory: a log writer (`tracing_subscriber`'s
+/// `.with_writer(move || buffer.clone())`) whose text a test can search afterwards.
+#[derive(Clone, Default)]
+pub struct LogBuffer(Arc<Mutex<Vec<u8>>>);
+
+impl LogBuffer {
+    /// What was written so far, as text.
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().expect("log buffer")).into_owned()
+    }
+}
+
+impl std::io::Write for LogBuffer {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().expect("log buffer").extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
 /// How the server answers one request.
 #[derive(Debug, Clone)]
 pub enum Reply {
@@ -60,6 +82,10 @@ pub enum Reply {
     Empty,
     /// A streamed answer that stops at the token limit (`finish_reason: length`).
     Truncated(Vec<String>),
+    /// Whatever the request asks for (streamed or whole), repeating every message it was sent
+    /// but the system prompt: a model that quotes all it was shown, so a test sees in the
+    /// answer whatever reached it.
+    Echo,
 }
 
 /// One request as received.
@@ -92,6 +118,8 @@ impl Received {
 #[derive(Default)]
 struct State {
     script: VecDeque<Reply>,
+    /// The reply once the script has run out, if any (else a 500 saying so).
+    otherwise: Option<Reply>,
     received: Vec<Received>,
 }
 
@@ -112,6 +140,7 @@ impl FakeLlm {
         let addr = listener.local_addr().expect("local addr");
         let state = Arc::new(Mutex::new(State {
             script: script.into(),
+            otherwise: None,
             received: Vec::new(),
         }));
         let st = state.clone();
@@ -137,6 +166,11 @@ impl FakeLlm {
 
     pub fn push(&self, reply: Reply) {
         self.state.lock().expect("state").script.push_back(reply);
+    }
+
+    /// Every request after the script gets `reply` (for tests that send many).
+    pub fn otherwise(&self, reply: Reply) {
+        self.state.lock().expect("state").otherwise = Some(reply);
     }
 }
 
@@ -220,12 +254,17 @@ async fn serve(sock: TcpStream, state: Arc<Mutex<State>>) -> std::io::Result<()>
         let stream = body["stream"].as_bool().unwrap_or(false);
         let reply = {
             let mut st = state.lock().expect("state");
+            let reply = st.script.pop_front().or_else(|| st.otherwise.clone());
+            let reply = match reply {
+                Some(Reply::Echo) => Some(Reply::Text(echo(&body))),
+                r => r,
+            };
             st.received.push(Received {
                 path,
                 authorization,
                 body,
             });
-            st.script.pop_front()
+            reply
         };
         let sock = reader.get_mut();
         let keep = respond(sock, reply, stream).await?;
@@ -354,9 +393,23 @@ async fn respond(
             write_chunk(sock, FINAL.as_bytes()).await?;
             end_chunks(sock).await?;
         }
-        Reply::Text(_) => unreachable!("resolved above"),
+        Reply::Text(_) | Reply::Echo => unreachable!("resolved above"),
     }
     Ok(true)
+}
+
+/// Every message of a chat request but the system prompt, one per line.
+fn echo(body: &serde_json::Value) -> String {
+    body["messages"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter(|m| m["role"] != "system")
+                .filter_map(|m| m["content"].as_str())
+                .collect::<Vec<_>>()
+                .join("\n")
+        })
+        .unwrap_or_default()
 }
 
 /// Splits a text into a few streamed pieces at character boundaries.

@@ -1,0 +1,386 @@
+//! One matrix for the promise that no text above a caller's clearance leaves the server: a
+//! document at every classification in every domain, asked for by callers of every clearance
+//! through every door that serves text — the JSON API (search, ask whole and streamed, a
+//! document), the OpenAI-compatible endpoint (whole and streamed), the web chat (a guest, a
+//! signed-in student and teacher), the clinical API (search, ask) and the mini-program — with
+//! a model that repeats everything it is shown. A marker above the caller's clearance must be
+//! in no response and in no request the model received; a marker at or below it, in a domain
+//! the door serves, must come back, so the matrix cannot pass by answering nothing.
+//!
+//! The same run's logs, at the level `zhiku serve` logs by default, are then searched for
+//! every question, key, session cookie and mini-program token used: none may appear. (The
+//! terminal door is in `crates/cli/tests/cli.rs`.)
+
+mod common;
+
+use std::path::Path;
+use std::sync::Arc;
+
+use serde_json::{json, Value};
+use zhiku_engine::{Classification, NewKey, Role};
+use zhiku_testkit::{FakeLlm, FakeWeChat, LogBuffer, Reply};
+
+use common::{client, config, start};
+
+const DOMAINS: [&str; 3] = ["education", "medicine", "culture"];
+const SECRET_VAR: &str = "ZHIKU_TEST_MATRIX_MP_SECRET";
+
+/// The code a question names a document by.
+fn handle(domain: usize, level: Classification) -> String {
+    format!("QZ{}{}7", domain + 1, level as usize + 1)
+}
+
+/// A word in a document and nowhere else (not in any question): where it shows up, that
+/// document's text went.
+fn marker(domain: usize, level: Classification) -> String {
+    format!("SKX{}{}W", domain + 1, level as usize + 1)
+}
+
+fn doc_id(domain: &str, level: Classification) -> String {
+    format!("mx-{domain}-{}", level.as_str())
+}
+
+fn write_matrix_corpus(root: &Path) {
+    for (d, domain) in DOMAINS.iter().enumerate() {
+        for level in Classification::ALL {
+            let code = handle(d, level);
+            let secret = marker(d, level);
+            let (folder, extra) = match *domain {
+                "medicine" => ("medicine/protocols", "department: endocrinology\n"),
+                "culture" => ("culture/articles", ""),
+                _ => ("education", ""),
+            };
+            let path = root
+                .join(folder)
+                .join(format!("matrix-{}.md", level.as_str()));
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(
+                path,
+                format!(
+                    "---\nid: {id}\ntitle: 核对记录 {code}\nlang: zh\nclassification: {level}\n{extra}---\n\
+                     # 核对记录 {code}\n\n本记录的核对代号是 {code}，口令是 {secret}，只用于检验访问控制。\
+                     The check code of this record is {code} and its password {secret}; it exists to test access control.\n",
+                    level = level.as_str(),
+                    id = doc_id(domain, level),
+                ),
+            )
+            .unwrap();
+        }
+    }
+}
+
+/// Who asks, through which door, and what it may see.
+struct Asker {
+    door: &'static str,
+    clearance: Classification,
+    /// The domains this door answers about.
+    domains: &'static [&'static str],
+    credential: Credential,
+}
+
+#[derive(Clone)]
+enum Credential {
+    Anonymous,
+    Key(String),
+    Cookie(String),
+    Tourist(String),
+}
+
+impl Credential {
+    fn apply(&self, req: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+        match self {
+            Self::Anonymous => req,
+            Self::Key(k) | Self::Tourist(k) => req.bearer_auth(k),
+            Self::Cookie(c) => req.header(reqwest::header::COOKIE, c),
+        }
+    }
+
+    fn secret(&self) -> Option<&str> {
+        match self {
+            Self::Anonymous => None,
+            Self::Key(s) | Self::Cookie(s) | Self::Tourist(s) => Some(s),
+        }
+    }
+}
+
+/// One request's full response text (every byte of a stream), after a 200.
+async fn send(req: reqwest::RequestBuilder, what: &str) -> String {
+    let r = req.send().await.unwrap();
+    let status = r.status().as_u16();
+    let body = r.text().await.unwrap();
+    assert_eq!(status, 200, "{what}: {body}");
+    body
+}
+
+/// Every request a door serves text through, for a question about `code` in `domain`.
+fn requests(
+    url: &str,
+    asker: &Asker,
+    domain: &str,
+    code: &str,
+) -> Vec<(String, reqwest::RequestBuilder, String)> {
+    let http = client();
+    let question = format!("核对代号 {code} 的记录说了什么？");
+    let with = |path: &str, body: Value| {
+        asker
+            .credential
+            .apply(http.post(format!("{url}{path}")))
+            .json(&body)
+    };
+    let mut out = Vec::new();
+    let mut add = |name: &str, req: reqwest::RequestBuilder, q: &str| {
+        out.push((name.to_string(), req, q.to_string()))
+    };
+    match asker.door {
+        "api" | "web" => {
+            add(
+                "search",
+                with("/v1/search", json!({"query": code, "k": 3})),
+                code,
+            );
+            for stream in [false, true] {
+                add(
+                    if stream { "ask streamed" } else { "ask" },
+                    with(
+                        "/v1/ask",
+                        json!({"question": question, "domain": domain, "remember": false, "stream": stream}),
+                    ),
+                    &question,
+                );
+            }
+        }
+        "openai" => {
+            for stream in [false, true] {
+                add(
+                    if stream {
+                        "chat completion streamed"
+                    } else {
+                        "chat completion"
+                    },
+                    with(
+                        "/v1/chat/completions",
+                        json!({"model": format!("zhiku-{domain}"), "stream": stream,
+                               "messages": [{"role": "user", "content": question}]}),
+                    ),
+                    &question,
+                );
+            }
+        }
+        "clinical" => {
+            add(
+                "clinical search",
+                with("/api/clinical/v1/search", json!({"query": code, "k": 3})),
+                code,
+            );
+            add(
+                "clinical ask",
+                with("/api/clinical/v1/ask", json!({"question": question})),
+                &question,
+            );
+        }
+        "mini-program" => add(
+            "mini-program ask",
+            with("/api/mp/v1/ask", json!({"question": question})),
+            &question,
+        ),
+        other => panic!("no door {other}"),
+    }
+    out
+}
+
+#[tokio::test]
+async fn no_door_returns_quotes_or_sends_the_model_anything_above_the_callers_clearance() {
+    let logs = LogBuffer::default();
+    let writer = logs.clone();
+    // The level and filters `zhiku serve` logs with by default.
+    let _ = tracing::subscriber::set_global_default(
+        tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::new(
+                "info,ort=warn,tantivy=warn,qdrant_edge=error",
+            ))
+            .with_writer(move || writer.clone())
+            .finish(),
+    );
+    // SAFETY: set once, before the engine reads it, in a test binary of its own.
+    unsafe { std::env::set_var(SECRET_VAR, "matrix-app-secret") };
+    let wechat = FakeWeChat::start("wx-matrix", "matrix-app-secret").await;
+    let llm = FakeLlm::start(Vec::new()).await;
+    llm.otherwise(Reply::Echo);
+
+    let root = tempfile::tempdir().unwrap();
+    let corpus = root.path().join("corpus");
+    write_matrix_corpus(&corpus);
+    let mut cfg = config(root.path());
+    cfg.llm.base_url = llm.base_url();
+    cfg.llm.model = "echo".into();
+    cfg.llm.max_retries = 0;
+    cfg.mini_program.appid = "wx-matrix".into();
+    cfg.mini_program.secret_env = SECRET_VAR.into();
+    cfg.mini_program.api_base = wechat.base_url();
+    let running = start(cfg, Some(&corpus)).await;
+    let url = running.url.clone();
+    let engine = Arc::clone(&running.engine);
+
+    let mut askers = vec![Asker {
+        door: "web",
+        clearance: Classification::Public,
+        domains: &DOMAINS,
+        credential: Credential::Anonymous,
+    }];
+    for level in Classification::ALL {
+        for (door, channel, domains) in [
+            ("api", "api", &DOMAINS[..]),
+            ("openai", "api", &DOMAINS[..]),
+            ("clinical", "clinical", &["medicine"][..]),
+        ] {
+            let (_, key) = engine
+                .store()
+                .create_key(&NewKey {
+                    name: format!("{door}-{}", level.as_str()),
+                    channel: channel.into(),
+                    clearance: level.as_str().into(),
+                    domains: (door == "clinical").then(|| vec!["medicine".to_string()]),
+                    admin: false,
+                    ..Default::default()
+                })
+                .await
+                .unwrap();
+            askers.push(Asker {
+                door,
+                clearance: level,
+                domains,
+                credential: Credential::Key(key),
+            });
+        }
+    }
+    for (name, role) in [("stu", Role::Student), ("tea", Role::Teacher)] {
+        let password = format!("{name}-matrix-password");
+        engine.add_user(name, role, Some(&password)).await.unwrap();
+        let r = client()
+            .post(format!("{url}/auth/login"))
+            .json(&json!({"name": name, "password": password}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        let cookie = r.headers()[reqwest::header::SET_COOKIE]
+            .to_str()
+            .unwrap()
+            .split(';')
+            .next()
+            .unwrap()
+            .to_string();
+        askers.push(Asker {
+            door: "web",
+            clearance: role.clearance(),
+            domains: &DOMAINS,
+            credential: Credential::Cookie(cookie),
+        });
+    }
+    let r = client()
+        .post(format!("{url}/api/mp/v1/login"))
+        .json(&json!({"code": "ok-matrix-tourist"}))
+        .send()
+        .await
+        .unwrap();
+    let login: Value = r.json().await.unwrap();
+    askers.push(Asker {
+        door: "mini-program",
+        clearance: Classification::Public,
+        domains: &["culture"],
+        credential: Credential::Tourist(login["token"].as_str().unwrap().to_string()),
+    });
+
+    let mut questions = Vec::new();
+    let mut checked = 0;
+    for asker in &askers {
+        for (d, domain) in DOMAINS.iter().enumerate() {
+            for level in Classification::ALL {
+                let code = handle(d, level);
+                let secret = marker(d, level);
+                let readable = level <= asker.clearance && asker.domains.contains(domain);
+                for (what, req, question) in requests(&url, asker, domain, &code) {
+                    let what = format!(
+                        "{} ({}) {what} for {domain}/{}",
+                        asker.door,
+                        asker.clearance.as_str(),
+                        level.as_str()
+                    );
+                    let seen = llm.received().len();
+                    let body = send(req, &what).await;
+                    let to_model: String = llm.received()[seen..]
+                        .iter()
+                        .flat_map(|r| r.messages())
+                        .map(|(_, text)| text)
+                        .collect();
+                    for (dd, other_domain) in DOMAINS.iter().enumerate() {
+                        for other in Classification::ALL {
+                            if other <= asker.clearance {
+                                continue;
+                            }
+                            let (m, id) = (marker(dd, other), doc_id(other_domain, other));
+                            assert!(!body.contains(&m), "{what}: {m} leaked: {body}");
+                            assert!(!body.contains(&id), "{what}: {id} cited: {body}");
+                            assert!(!to_model.contains(&m), "{what}: {m} sent to the model");
+                        }
+                    }
+                    // Its text or, where the answer was cut short, a citation of it.
+                    if readable {
+                        let id = doc_id(domain, level);
+                        assert!(
+                            body.contains(&secret) || body.contains(&id),
+                            "{what}: neither {secret} nor {id}: {body}"
+                        );
+                    }
+                    questions.push(question);
+                    checked += 1;
+                }
+                // The document itself, by id.
+                if matches!(asker.door, "api" | "web") {
+                    let id = doc_id(domain, level);
+                    let r = asker
+                        .credential
+                        .apply(client().get(format!("{url}/v1/documents/{id}")))
+                        .send()
+                        .await
+                        .unwrap();
+                    let status = r.status().as_u16();
+                    let body = r.text().await.unwrap();
+                    if level <= asker.clearance {
+                        assert_eq!(status, 200, "{id}: {body}");
+                        assert!(body.contains(&secret), "{id}: {body}");
+                    } else {
+                        assert_eq!(status, 404, "{id} above clearance: {body}");
+                        assert!(!body.contains(&secret), "{id}: {body}");
+                    }
+                    checked += 1;
+                }
+            }
+        }
+    }
+    // 13 callers: anonymous web 3 + api 3×3 + openai 3×2 + clinical 3×2 + web users 2×3 +
+    // mini-program 1, for each of 9 documents, plus the documents by id.
+    assert!(checked > 300, "{checked} checks");
+
+    // The run's logs: the requests were logged, but no question, key, cookie or token.
+    let text = logs.text();
+    assert!(
+        text.contains("/v1/ask") && text.contains("/api/clinical/v1/ask"),
+        "the logs were captured: {text}"
+    );
+    for q in &questions {
+        assert!(!text.contains(q.as_str()), "a question is in the logs: {q}");
+    }
+    for a in &askers {
+        if let Some(s) = a.credential.secret() {
+            let value = s.split_once('=').map_or(s, |(_, v)| v);
+            assert!(!text.contains(value), "a credential is in the logs");
+        }
+    }
+    assert!(
+        !text.contains("ok-matrix-tourist"),
+        "a login code is in the logs"
+    );
+    assert!(!text.contains("matrix-app-secret"));
+    running.stop().await;
+}
