@@ -965,3 +965,53 @@ fn keys_carry_a_rate_and_an_end_and_the_audit_trail_exports_and_catches_an_edite
         text(&out.stdout)
     );
 }
+
+/// The terminal door of the clearance matrix (`crates/server/tests/clearance_matrix.rs` has
+/// the others): the operator's chosen clearance bounds searches and answers alike.
+#[test]
+fn the_terminal_shows_nothing_above_the_chosen_clearance() {
+    use zhiku_core::Classification;
+    use zhiku_testkit::clearance::{doc_id, handle, marker, write_corpus, DOMAINS};
+    let work = tempfile::tempdir().unwrap();
+    let corpus = work.path().join("corpus");
+    write_corpus(&corpus);
+    let data = work.path().join("data");
+    let out = run(&data, &["ingest", corpus.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let every = |f: fn(usize, Classification) -> String| {
+        DOMAINS
+            .iter()
+            .enumerate()
+            .flat_map(|(d, _)| Classification::ALL.map(|l| f(d, l)))
+            .collect::<Vec<_>>()
+    };
+    let query = every(handle).join(" ");
+    for clearance in Classification::ALL {
+        let level = clearance.as_str();
+        let search = run(
+            &data,
+            &["search", &query, "-k", "20", "--json", "--clearance", level],
+        );
+        assert!(search.status.success(), "{}", text(&search.stderr));
+        let question = format!("核对代号 {query} 的记录说了什么？");
+        let ask = run(&data, &["ask", &question, "--json", "--clearance", level]);
+        assert!(ask.status.success(), "{}", text(&ask.stderr));
+        let (hits, answer) = (text(&search.stdout), text(&ask.stdout));
+        for (d, domain) in DOMAINS.iter().enumerate() {
+            for doc in Classification::ALL {
+                let (secret, id) = (marker(d, doc), doc_id(domain, doc));
+                if doc <= clearance {
+                    assert!(hits.contains(&secret), "{level}: {id} missing: {hits}");
+                } else {
+                    for out in [&hits, &answer] {
+                        assert!(
+                            !out.contains(&secret) && !out.contains(&id),
+                            "{level}: {id}: {out}"
+                        );
+                    }
+                }
+            }
+        }
+        assert!(answer.contains("\"citations\""), "{answer}");
+    }
+}

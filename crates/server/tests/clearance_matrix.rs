@@ -13,61 +13,16 @@
 
 mod common;
 
-use std::path::Path;
 use std::sync::Arc;
 
 use serde_json::{json, Value};
 use zhiku_engine::{Classification, NewKey, Role};
+use zhiku_testkit::clearance::{doc_id, handle, marker, write_corpus, DOMAINS};
 use zhiku_testkit::{FakeLlm, FakeWeChat, LogBuffer, Reply};
 
 use common::{client, config, start};
 
-const DOMAINS: [&str; 3] = ["education", "medicine", "culture"];
 const SECRET_VAR: &str = "ZHIKU_TEST_MATRIX_MP_SECRET";
-
-/// The code a question names a document by.
-fn handle(domain: usize, level: Classification) -> String {
-    format!("QZ{}{}7", domain + 1, level as usize + 1)
-}
-
-/// A word in a document and nowhere else (not in any question): where it shows up, that
-/// document's text went.
-fn marker(domain: usize, level: Classification) -> String {
-    format!("SKX{}{}W", domain + 1, level as usize + 1)
-}
-
-fn doc_id(domain: &str, level: Classification) -> String {
-    format!("mx-{domain}-{}", level.as_str())
-}
-
-fn write_matrix_corpus(root: &Path) {
-    for (d, domain) in DOMAINS.iter().enumerate() {
-        for level in Classification::ALL {
-            let code = handle(d, level);
-            let secret = marker(d, level);
-            let (folder, extra) = match *domain {
-                "medicine" => ("medicine/protocols", "department: endocrinology\n"),
-                "culture" => ("culture/articles", ""),
-                _ => ("education", ""),
-            };
-            let path = root
-                .join(folder)
-                .join(format!("matrix-{}.md", level.as_str()));
-            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-            std::fs::write(
-                path,
-                format!(
-                    "---\nid: {id}\ntitle: 核对记录 {code}\nlang: zh\nclassification: {level}\n{extra}---\n\
-                     # 核对记录 {code}\n\n本记录的核对代号是 {code}，口令是 {secret}，只用于检验访问控制。\
-                     The check code of this record is {code} and its password {secret}; it exists to test access control.\n",
-                    level = level.as_str(),
-                    id = doc_id(domain, level),
-                ),
-            )
-            .unwrap();
-        }
-    }
-}
 
 /// Who asks, through which door, and what it may see.
 struct Asker {
@@ -209,7 +164,7 @@ async fn no_door_returns_quotes_or_sends_the_model_anything_above_the_callers_cl
 
     let root = tempfile::tempdir().unwrap();
     let corpus = root.path().join("corpus");
-    write_matrix_corpus(&corpus);
+    write_corpus(&corpus);
     let mut cfg = config(root.path());
     cfg.llm.base_url = llm.base_url();
     cfg.llm.model = "echo".into();

@@ -20,6 +20,7 @@ use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
 
+pub mod clearance;
 mod qdrant;
 mod wechat;
 pub use qdrant::{qdrant_bin, QdrantServer};
