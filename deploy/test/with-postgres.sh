@@ -52,5 +52,7 @@ if [ -z "$started" ]; then
     exit 1
 fi
 export ZHIKU_TEST_DATABASE_URL="postgres://zhiku@127.0.0.1:$PORT/postgres"
+# For tests that stop a database of their own under a running server.
+export ZHIKU_TEST_PG_BIN="$BIN"
 echo "PostgreSQL $("$BIN/postgres" --version | awk '{print $3}') for the tests at $ZHIKU_TEST_DATABASE_URL" >&2
 "$@"

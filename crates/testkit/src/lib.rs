@@ -9,8 +9,8 @@
 //! It is written over raw TCP rather than an HTTP framework so that it can misbehave exactly
 //! as a broken upstream does. Production code never depends on this crate. It also says which
 //! real test database (PostgreSQL) the tests may use, if any: [`test_database_url`]; and it
-//! runs a real Qdrant server, when one is built, for tests that stop and restart it:
-//! [`QdrantServer`].
+//! runs a real Qdrant server, when one is built, and a PostgreSQL cluster of a test's own, for
+//! tests that stop and restart them: [`QdrantServer`], [`PostgresServer`].
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
@@ -21,8 +21,10 @@ use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
 
 pub mod clearance;
+mod postgres;
 mod qdrant;
 mod wechat;
+pub use postgres::{postgres_bin, PostgresServer};
 pub use qdrant::{qdrant_bin, QdrantServer};
 pub use wechat::{FakeWeChat, WeChatCall};
 

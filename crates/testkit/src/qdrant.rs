@@ -24,7 +24,7 @@ pub fn qdrant_bin(what: &str) -> Option<PathBuf> {
     }
 }
 
-fn free_port() -> std::io::Result<u16> {
+pub(crate) fn free_port() -> std::io::Result<u16> {
     Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
 }
 
