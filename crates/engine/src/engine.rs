@@ -443,6 +443,7 @@ impl Engine {
                     .into(),
             ));
         }
+        self.indexes.ensure_room()?;
         let Ok(_one_at_a_time) = self.ingesting.try_lock() else {
             return Err(EngineError::Index(zhiku_index::IndexError::Busy(
                 self.indexes.dir.clone(),

@@ -78,6 +78,8 @@ pub enum ErrorKind {
     /// An upstream service (WeChat) answered wrongly or not at all.
     Upstream,
     UpstreamTimeout,
+    /// The data directory cannot take writes now (disk full, read-only); reads go on.
+    NoRoom,
 }
 
 impl From<AgentError> for EngineError {
@@ -112,6 +114,9 @@ impl EngineError {
             Self::ConversationNotFound(_) | Self::DocumentNotFound(_) => ErrorKind::NotFound,
             Self::Index(IndexError::Busy(_))
             | Self::Ingest(IngestError::Index(IndexError::Busy(_))) => ErrorKind::Busy,
+            Self::Index(e) | Self::Ingest(IngestError::Index(e)) if e.is_no_room() => {
+                ErrorKind::NoRoom
+            }
             _ => ErrorKind::Unavailable,
         }
     }
@@ -142,6 +147,10 @@ impl EngineError {
             Self::ContentRejected => "content_rejected",
             Self::ContentCheckFailed(_) => "content_check_unavailable",
             Self::Ingest(IngestError::PruneTooLarge { .. }) => "prune_too_large",
+            Self::Index(IndexError::DiskFull { .. })
+            | Self::Ingest(IngestError::Index(IndexError::DiskFull { .. })) => "disk_full",
+            Self::Index(IndexError::ReadOnly { .. })
+            | Self::Ingest(IngestError::Index(IndexError::ReadOnly { .. })) => "read_only",
             e if e.kind() == ErrorKind::Busy => "busy",
             e if e.kind() == ErrorKind::Invalid => "invalid_request",
             Self::Store(_) => "database_unavailable",

@@ -31,6 +31,17 @@ pub enum IndexError {
     },
     #[error("corrupt stored chunk: {0}")]
     Corrupt(String),
+    #[error(
+        "the disk holding {dir} is full: {free_mb} MB free, and writing needs {need_mb} MB; \
+         nothing was changed (free some space and try again)"
+    )]
+    DiskFull {
+        dir: PathBuf,
+        free_mb: u64,
+        need_mb: u64,
+    },
+    #[error("{dir} is read-only ({why}); nothing was changed")]
+    ReadOnly { dir: PathBuf, why: String },
 }
 
 impl From<tantivy::TantivyError> for IndexError {
@@ -40,6 +51,11 @@ impl From<tantivy::TantivyError> for IndexError {
 }
 
 impl IndexError {
+    /// The data directory cannot be written now (full, or read-only); what is in it stands.
+    pub fn is_no_room(&self) -> bool {
+        matches!(self, Self::DiskFull { .. } | Self::ReadOnly { .. })
+    }
+
     /// The data directory's stamp, for callers that want to say more.
     pub fn is_busy(&self) -> bool {
         matches!(self, IndexError::Busy(_))

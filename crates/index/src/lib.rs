@@ -19,9 +19,11 @@ pub use keyword::KeywordIndex;
 pub use server::{CollectionLayout, ServerStore};
 pub use vector::{VectorPoint, VectorStore};
 mod retriever;
+mod room;
 mod sparse;
 mod store;
 
 pub use retriever::{fuse, HybridRetriever, LegFailure, SearchResults, SearchTimings};
+pub use room::{ensure_room, MIN_FREE_BYTES};
 pub use sparse::{SparseEncoder, SparseTerms, SPARSE_NAME};
 pub use store::{IndexSet, KeywordLeg, DATA_FORMAT};

@@ -215,6 +215,9 @@ impl IndexSet {
         if cfg.qdrant.replica {
             return Self::open_replica(dir, cfg).await;
         }
+        // Opening writes (the write-ahead log, the keyword index's meta): on a full disk
+        // that could be a SIGBUS, so it is refused here instead.
+        crate::ensure_room(dir)?;
         let mut stamp = check_stamp(dir)?;
         let refused = |why: String| IndexError::Refused {
             dir: dir.to_path_buf(),
@@ -315,6 +318,11 @@ impl IndexSet {
     /// Whether this process only serves a collection that an ingest job writes.
     pub fn is_replica(&self) -> bool {
         self.keyword.tantivy.is_none()
+    }
+
+    /// Whether this data directory can take writes now (see [`crate::ensure_room`]).
+    pub fn ensure_room(&self) -> Result<(), IndexError> {
+        crate::ensure_room(&self.dir)
     }
 }
 

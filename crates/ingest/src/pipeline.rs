@@ -370,6 +370,9 @@ impl Ingestor<'_> {
         report.embed_s += t.elapsed().as_secs_f64();
 
         let t = Instant::now();
+        // Before each batch, not only at the start: the disk may fill while a large ingest
+        // runs, and a batch refused here leaves the batches before it committed.
+        self.indexes.ensure_room()?;
         let dir = &self.indexes.dir;
         Intent {
             documents: batch

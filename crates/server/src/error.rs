@@ -100,6 +100,7 @@ impl From<EngineError> for ApiError {
             ErrorKind::RateLimited => StatusCode::TOO_MANY_REQUESTS,
             ErrorKind::Upstream => StatusCode::BAD_GATEWAY,
             ErrorKind::UpstreamTimeout => StatusCode::GATEWAY_TIMEOUT,
+            ErrorKind::NoRoom => StatusCode::INSUFFICIENT_STORAGE,
         };
         if status.is_server_error() {
             // Our side or upstream: logged in full (no question text, secret or identifier is
