@@ -83,6 +83,12 @@ pub(crate) fn rss_mb(pid: u32, field: &str) -> f64 {
 }
 
 pub async fn run(config: Config, args: ServeBenchArgs) -> anyhow::Result<ExitCode> {
+    if args
+        .rate
+        .is_some_and(|r| !(r.is_finite() && r > 0.0 && args.duration > 0.0))
+    {
+        bail!("--rate and --duration must be numbers above 0");
+    }
     let bench_key = if args.clinical {
         let store = crate::keys::open_store(&config).await?;
         let made = store
@@ -152,7 +158,7 @@ pub async fn run(config: Config, args: ServeBenchArgs) -> anyhow::Result<ExitCod
         }
     );
     println!("start to ready: {ready_s:.2} s; RSS at rest: {rest_mb:.0} MB\n");
-    if let Some(rate) = args.rate.filter(|r| *r > 0.0) {
+    if let Some(rate) = args.rate {
         let passed = crate::bench_rate::run(&client, &url, pid, rate, args.duration).await;
         stop(pid, &mut child).await;
         let _ = std::fs::remove_file(&config_file);

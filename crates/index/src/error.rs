@@ -32,8 +32,9 @@ pub enum IndexError {
     #[error("corrupt stored chunk: {0}")]
     Corrupt(String),
     #[error(
-        "the disk holding {dir} is full: {free_mb} MB free, and writing needs {need_mb} MB; \
-         nothing was changed (free some space and try again)"
+        "the disk holding {dir} is full: {free_mb} MB free, and zhiku needs {need_mb} MB to open \
+         or write it (its indexes write through memory-mapped files); nothing was changed \
+         (free some space and try again)"
     )]
     DiskFull {
         dir: PathBuf,

@@ -20,7 +20,7 @@ use zhiku_engine::{Classification, NewKey, Role};
 use zhiku_testkit::clearance::{doc_id, handle, marker, write_corpus, DOMAINS};
 use zhiku_testkit::{FakeLlm, FakeWeChat, LogBuffer, Reply};
 
-use common::{client, config, start};
+use common::{answer_with, client, config, start};
 
 const SECRET_VAR: &str = "ZHIKU_TEST_MATRIX_MP_SECRET";
 
@@ -166,9 +166,7 @@ async fn no_door_returns_quotes_or_sends_the_model_anything_above_the_callers_cl
     let corpus = root.path().join("corpus");
     write_corpus(&corpus);
     let mut cfg = config(root.path());
-    cfg.llm.base_url = llm.base_url();
-    cfg.llm.model = "echo".into();
-    cfg.llm.max_retries = 0;
+    answer_with(&mut cfg, &llm);
     cfg.mini_program.appid = "wx-matrix".into();
     cfg.mini_program.secret_env = SECRET_VAR.into();
     cfg.mini_program.api_base = wechat.base_url();

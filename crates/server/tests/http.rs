@@ -12,7 +12,7 @@ use serde_json::{json, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use zhiku_testkit::{FakeLlm, Reply};
 
-use common::{assert_error, client, config, doc_ids, shared, start, write_corpus};
+use common::{answer_with, assert_error, client, config, doc_ids, shared, start, write_corpus};
 
 async fn post(url: &str, key: Option<&str>, body: Value) -> (u16, Value) {
     let mut req = client().post(url).json(&body);
@@ -807,9 +807,7 @@ async fn a_failing_model_degrades_visibly_busy_slots_get_429_and_shutdown_lets_s
     ])
     .await;
     let mut cfg = config(root.path());
-    cfg.llm.base_url = llm.base_url();
-    cfg.llm.model = "fake".into();
-    cfg.llm.max_retries = 0;
+    answer_with(&mut cfg, &llm);
     cfg.llm.first_token_timeout_ms = 10_000;
     cfg.server.max_concurrent_answers = 1;
     cfg.server.queue_timeout_ms = 100;

@@ -12,7 +12,7 @@ use serde_json::{json, Value};
 use zhiku_engine::{NewKey, Role};
 use zhiku_testkit::{FakeLlm, Reply};
 
-use common::{config, start, write_corpus};
+use common::{answer_with, config, start, write_corpus};
 
 /// In flight at once, in each round.
 const AT_ONCE: usize = 12;
@@ -111,9 +111,7 @@ async fn a_failing_model_under_concurrent_questions_answers_every_one_in_time() 
     let corpus = root.path().join("corpus");
     write_corpus(&corpus);
     let mut cfg = config(root.path());
-    cfg.llm.base_url = llm.base_url();
-    cfg.llm.model = "fake".into();
-    cfg.llm.max_retries = 0;
+    answer_with(&mut cfg, &llm);
     cfg.llm.first_token_timeout_ms = 1_000;
     cfg.llm.total_timeout_ms = 5_000;
     cfg.server.max_concurrent_answers = AT_ONCE;

@@ -69,6 +69,13 @@ pub fn config(dir: &Path) -> Config {
     config
 }
 
+/// Answers by the stand-in model `llm`, without retries: each question is one request to it.
+pub fn answer_with(config: &mut Config, llm: &zhiku_testkit::FakeLlm) {
+    config.llm.base_url = llm.base_url();
+    config.llm.model = "fake".into();
+    config.llm.max_retries = 0;
+}
+
 /// A running server, stopped (gracefully) when dropped or by `stop`.
 pub struct Running {
     pub url: String,
