@@ -369,34 +369,17 @@ fn numbers(text: &str) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use zhiku_core::{Chunk, Classification, Hit, SourceRef};
+    use zhiku_core::{Chunk, Hit, SourceRef};
 
     fn hit(text: &str) -> Hit {
-        Hit {
-            chunk: Chunk {
-                id: "c".into(),
-                doc_id: "d".into(),
-                domain: "culture".into(),
-                title: String::new(),
-                text: text.into(),
-                start: 0,
-                end: text.len(),
-                ordinal: 0,
-                section: String::new(),
-                lang: None,
-                classification: Classification::Public,
-                metadata: Default::default(),
-                location: None,
-                source: SourceRef {
-                    path: "d.md".into(),
-                    line: None,
-                    text_offset: None,
-                },
+        zhiku_testkit::sample_hit(Chunk {
+            id: "c".into(),
+            source: SourceRef {
+                text_offset: None,
+                ..zhiku_testkit::sample_chunk("d", "culture", "", text).source
             },
-            score: 1.0,
-            bm25: None,
-            dense: None,
-        }
+            ..zhiku_testkit::sample_chunk("d", "culture", "", text)
+        })
     }
 
     #[test]

@@ -1,34 +1,20 @@
 //! Citations and extractive answers on hand-made hits.
 
 use zhiku_agent::{check_citations, extractive_answer, ExtractiveOptions};
-use zhiku_core::{stable_chunk_id, Chunk, Classification, Hit, SourceRef};
+use zhiku_core::{Chunk, Hit, SourceRef};
+use zhiku_testkit::{sample_chunk, sample_hit};
 
 fn hit(doc: &str, title: &str, text: &str, offset: Option<usize>) -> Hit {
-    Hit {
-        chunk: Chunk {
-            id: stable_chunk_id(doc, 0, text),
-            doc_id: doc.into(),
-            domain: "culture".into(),
-            title: title.into(),
-            text: text.into(),
-            start: 10,
-            end: 10 + text.len(),
-            ordinal: 0,
-            section: String::new(),
-            lang: None,
-            classification: Classification::Public,
-            metadata: Default::default(),
-            location: None,
-            source: SourceRef {
-                path: format!("{doc}.md"),
-                line: None,
-                text_offset: offset,
-            },
+    let chunk = sample_chunk(doc, "culture", title, text);
+    sample_hit(Chunk {
+        start: 10,
+        end: 10 + text.len(),
+        source: SourceRef {
+            text_offset: offset,
+            ..chunk.source.clone()
         },
-        score: 1.0,
-        bm25: None,
-        dense: None,
-    }
+        ..chunk
+    })
 }
 
 fn passages() -> Vec<Hit> {

@@ -167,26 +167,7 @@ mod tests {
     use super::*;
 
     fn chunk(title: &str, text: &str) -> Chunk {
-        Chunk {
-            id: zhiku_core::stable_chunk_id("d", 0, text),
-            doc_id: "d".into(),
-            domain: "education".into(),
-            title: title.into(),
-            text: text.into(),
-            start: 0,
-            end: text.len(),
-            ordinal: 0,
-            section: String::new(),
-            lang: None,
-            classification: zhiku_core::Classification::Public,
-            metadata: Default::default(),
-            location: None,
-            source: zhiku_core::SourceRef {
-                path: "d.md".into(),
-                line: None,
-                text_offset: None,
-            },
-        }
+        zhiku_testkit::sample_chunk("d", "education", title, text)
     }
 
     #[test]

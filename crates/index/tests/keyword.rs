@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use zhiku_core::{stable_chunk_id, Chunk, Classification, SearchFilter, SourceRef};
+use zhiku_core::{Chunk, Classification, SearchFilter};
 use zhiku_index::KeywordIndex;
 
 fn chunk(
@@ -15,27 +15,12 @@ fn chunk(
     meta: &[(&str, &str)],
 ) -> Chunk {
     Chunk {
-        id: stable_chunk_id(doc, 0, text),
-        doc_id: doc.into(),
-        domain: domain.into(),
-        title: title.into(),
-        text: text.into(),
-        start: 0,
-        end: text.len(),
-        ordinal: 0,
-        section: String::new(),
-        lang: None,
         classification: level,
         metadata: meta
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect::<BTreeMap<_, _>>(),
-        location: None,
-        source: SourceRef {
-            path: format!("{doc}.md"),
-            line: None,
-            text_offset: Some(0),
-        },
+        ..zhiku_testkit::sample_chunk(doc, domain, title, text)
     }
 }
 

@@ -20,10 +20,12 @@ use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
 
+mod chunks;
 pub mod clearance;
 mod postgres;
 mod qdrant;
 mod wechat;
+pub use chunks::{sample_chunk, sample_hit};
 pub use postgres::{postgres_bin, PostgresServer};
 pub use qdrant::{qdrant_bin, QdrantServer};
 pub use wechat::{FakeWeChat, WeChatCall};
