@@ -458,12 +458,14 @@ impl Default for RetrievalConfig {
 }
 
 /// An environment variable's value as the configuration field's type reads it from TOML
-/// (numbers, or an enum's lower-case names).
+/// (numbers, `true` / `false`, or an enum's lower-case names).
 fn parse_env<T: serde::de::DeserializeOwned>(var: &str, value: &str) -> Result<T, CoreError> {
     let text = value.trim().to_ascii_lowercase();
-    let as_toml = match text.parse::<f64>() {
-        Ok(_) => text.clone(),
-        Err(_) => format!("{text:?}"),
+    let bare = text == "true" || text == "false" || text.parse::<f64>().is_ok();
+    let as_toml = if bare {
+        text.clone()
+    } else {
+        format!("{text:?}")
     };
     let error = |message: String| CoreError::ConfigEnv {
         var: var.into(),
@@ -703,6 +705,13 @@ mod tests {
         cfg.apply_env(|k| (k == "ZHIKU_KEYWORD_BACKEND").then(|| "Tantivy".to_string()))
             .unwrap();
         assert_eq!(cfg.keyword_backend(), KeywordBackend::Tantivy);
+        // As the deployment files set it.
+        cfg.apply_env(|k| (k == "ZHIKU_REPLICA").then(|| "true".to_string()))
+            .unwrap();
+        assert!(cfg.qdrant.replica);
+        cfg.apply_env(|k| (k == "ZHIKU_REPLICA").then(|| "False".to_string()))
+            .unwrap();
+        assert!(!cfg.qdrant.replica);
         let mut embedded = Config::default();
         embedded.retrieval.keyword = KeywordBackend::Qdrant;
         assert_eq!(embedded.keyword_backend(), KeywordBackend::Qdrant);
