@@ -7,6 +7,10 @@ pub enum IndexError {
     Keyword(String),
     #[error("vector store: {0}")]
     Vector(String),
+    /// A vector-store server that could not be reached, or did not answer in time: what a
+    /// hybrid search may go on without (unlike bad input or a broken store).
+    #[error("vector store unreachable: {0}")]
+    Unreachable(String),
     #[error(
         "the index at {0} is in use by another zhiku process (stop it, or send the work to it)"
     )]
@@ -62,9 +66,9 @@ impl IndexError {
         matches!(self, IndexError::Busy(_))
     }
 
-    /// A store that could not be reached or failed to answer (the server backend's errors),
-    /// as opposed to bad input or a broken data directory.
+    /// A store that could not be reached or did not answer in time, as opposed to bad input
+    /// or a broken store.
     pub fn is_unavailable(&self) -> bool {
-        matches!(self, IndexError::Vector(_))
+        matches!(self, IndexError::Unreachable(_))
     }
 }

@@ -17,7 +17,7 @@ use qdrant_client::qdrant::{
     SparseVectorParamsBuilder, SparseVectorsConfigBuilder, UpsertPointsBuilder, Vector,
     VectorInput, VectorParamsBuilder, VectorsConfigBuilder,
 };
-use qdrant_client::{Payload, Qdrant};
+use qdrant_client::{Payload, Qdrant, QdrantError};
 use zhiku_core::{Chunk, QdrantConfig, SearchFilter};
 
 use crate::sparse::{SparseTerms, SPARSE_NAME};
@@ -79,6 +79,28 @@ fn scored_chunks(points: Vec<ScoredPoint>) -> Result<Vec<(Chunk, f32)>, IndexErr
 
 fn verr(what: impl std::fmt::Display, e: impl std::fmt::Display) -> IndexError {
     IndexError::Vector(format!("qdrant server: {what}: {e}"))
+}
+
+/// A failed call to the server: `Unreachable` when the server could not be reached, did not
+/// answer in time or shed the load, else a plain vector-store error.
+fn call_err(what: impl std::fmt::Display, e: QdrantError) -> IndexError {
+    use tonic::Code;
+    let unreachable = match &e {
+        QdrantError::ResourceExhaustedError { .. } => true,
+        QdrantError::ResponseError { status } => match status.code() {
+            Code::Unavailable | Code::DeadlineExceeded | Code::Cancelled => true,
+            // qdrant-client's channel pool reports a refused connection as Internal
+            // ("Failed to connect to …", channel_pool.rs).
+            Code::Internal => status.message().starts_with("Failed to connect"),
+            _ => false,
+        },
+        _ => false,
+    };
+    if unreachable {
+        IndexError::Unreachable(format!("qdrant server: {what}: {e}"))
+    } else {
+        verr(what, e)
+    }
 }
 
 /// The search filter in qdrant-client types; same conditions as `vector::filter_json`.
@@ -371,7 +393,7 @@ impl ServerStore {
             .client
             .query(request)
             .await
-            .map_err(|e| verr(what, e))?;
+            .map_err(|e| call_err(what, e))?;
         scored_chunks(response.result)
     }
 
@@ -399,7 +421,7 @@ impl ServerStore {
                 .client
                 .scroll(request)
                 .await
-                .map_err(|e| verr(format!("reading the chunks of {doc_id}"), e))?;
+                .map_err(|e| call_err(format!("reading the chunks of {doc_id}"), e))?;
             for p in response.result {
                 let payload = serde_json::Value::from(Payload::from(p.payload));
                 chunks.push(chunk_from_payload(payload)?);
@@ -426,7 +448,7 @@ impl ServerStore {
                     .exact(true),
             )
             .await
-            .map_err(|e| verr(format!("counting the values of {key}"), e))?;
+            .map_err(|e| call_err(format!("counting the values of {key}"), e))?;
         Ok(response
             .hits
             .into_iter()
@@ -481,7 +503,7 @@ impl ServerStore {
                     .exact(true),
             )
             .await
-            .map_err(|e| verr("counting points", e))?;
+            .map_err(|e| call_err("counting points", e))?;
         response
             .result
             .map(|r| r.count)
