@@ -247,6 +247,12 @@ impl Engine {
         &self.indexes.dir
     }
 
+    /// Whether the data directory can take writes now (a full disk or a read-only one is
+    /// refused before anything is written; an ingest checks this itself).
+    pub fn ensure_room(&self) -> Result<(), EngineError> {
+        Ok(self.indexes.ensure_room()?)
+    }
+
     /// The agent itself, for evaluation harnesses that ask it directly (no caller, no audit).
     pub fn agent(&self) -> &Agent {
         &self.agent
@@ -443,7 +449,6 @@ impl Engine {
                     .into(),
             ));
         }
-        self.indexes.ensure_room()?;
         let Ok(_one_at_a_time) = self.ingesting.try_lock() else {
             return Err(EngineError::Index(zhiku_index::IndexError::Busy(
                 self.indexes.dir.clone(),

@@ -110,6 +110,12 @@ pub fn zh_en_analyzer() -> TextAnalyzer {
         .build()
 }
 
+/// Loads jieba's dictionary (a few hundred ms, once per process) now rather than on the
+/// first query.
+pub fn warm_up() {
+    let _ = tokens(&mut zh_en_analyzer(), "预热词典 warm-up");
+}
+
 pub fn cjk_bigram_analyzer() -> TextAnalyzer {
     TextAnalyzer::builder(CjkBigrams).build()
 }

@@ -217,16 +217,17 @@ impl EdgeStore {
         chunks_of_points(points)
     }
 
-    /// Every chunk the filter (plus `extra`, a JSON condition) lets through, in pages.
-    pub async fn scroll(
+    /// Every chunk of one document that the filter lets through (in no particular order).
+    pub async fn chunks_of(
         &self,
+        doc_id: &str,
         filter: &SearchFilter,
-        extra: serde_json::Value,
     ) -> Result<Vec<Chunk>, IndexError> {
         let mut json = filter_json(filter);
-        if let Some(must) = json.get_mut("must").and_then(|m| m.as_array_mut()) {
-            must.push(extra);
-        }
+        let Some(must) = json.get_mut("must").and_then(|m| m.as_array_mut()) else {
+            return Err(verr("a search filter without conditions"));
+        };
+        must.push(serde_json::json!({"key": "doc_id", "match": {"any": [doc_id]}}));
         let filter: Filter = serde_json::from_value(json).map_err(verr)?;
         let mut chunks = Vec::new();
         let mut offset = None;

@@ -92,9 +92,8 @@ impl KeywordIndex {
             .reader_builder()
             .reload_policy(ReloadPolicy::Manual)
             .try_into()?;
-        let mut analyzer = analysis::zh_en_analyzer();
-        // Loading jieba's dictionary takes a few hundred ms: pay it now, not on the first query.
-        let _ = analysis::tokens(&mut analyzer, "预热词典 warm-up");
+        let analyzer = analysis::zh_en_analyzer();
+        analysis::warm_up();
         Ok(Self {
             index,
             reader,

@@ -24,6 +24,6 @@ mod sparse;
 mod store;
 
 pub use retriever::{fuse, HybridRetriever, LegFailure, SearchResults, SearchTimings};
-pub use room::{ensure_room, MIN_FREE_BYTES};
+pub use room::{ensure_free_space, ensure_room, MIN_FREE_BYTES};
 pub use sparse::{SparseEncoder, SparseTerms, SPARSE_NAME};
 pub use store::{IndexSet, KeywordLeg, DATA_FORMAT};

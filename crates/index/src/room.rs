@@ -15,19 +15,10 @@ pub const MIN_FREE_BYTES: u64 = 64 * 1024 * 1024;
 /// `Ok` when `dir` (or, before it exists, the folder it will be made in) is writable and its
 /// filesystem has [`MIN_FREE_BYTES`] free.
 pub fn ensure_room(dir: &Path) -> Result<(), IndexError> {
+    ensure_free_space(dir)?;
     let Some(existing) = dir.ancestors().find(|p| p.is_dir()) else {
         return Ok(());
     };
-    // A filesystem that cannot say how full it is is not refused for it.
-    if let Ok(free) = fs4::available_space(existing) {
-        if free < MIN_FREE_BYTES {
-            return Err(IndexError::DiskFull {
-                dir: dir.to_path_buf(),
-                free_mb: free / (1024 * 1024),
-                need_mb: MIN_FREE_BYTES / (1024 * 1024),
-            });
-        }
-    }
     let probe = existing.join(format!(".zhiku-write-probe-{}", std::process::id()));
     match std::fs::File::create(&probe) {
         Ok(_) => {
@@ -47,6 +38,23 @@ pub fn ensure_room(dir: &Path) -> Result<(), IndexError> {
         }
         // Anything else will show itself, with its own error, where the writing happens.
         Err(_) => Ok(()),
+    }
+}
+
+/// `Ok` when the filesystem holding `dir` has [`MIN_FREE_BYTES`] free (the check between
+/// the batches of an ingest, whose writes would already have failed on a read-only one).
+pub fn ensure_free_space(dir: &Path) -> Result<(), IndexError> {
+    let Some(existing) = dir.ancestors().find(|p| p.is_dir()) else {
+        return Ok(());
+    };
+    // A filesystem that cannot say how full it is is not refused for it.
+    match fs4::available_space(existing) {
+        Ok(free) if free < MIN_FREE_BYTES => Err(IndexError::DiskFull {
+            dir: dir.to_path_buf(),
+            free_mb: free / (1024 * 1024),
+            need_mb: MIN_FREE_BYTES / (1024 * 1024),
+        }),
+        _ => Ok(()),
     }
 }
 

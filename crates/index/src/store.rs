@@ -324,6 +324,11 @@ impl IndexSet {
     pub fn ensure_room(&self) -> Result<(), IndexError> {
         crate::ensure_room(&self.dir)
     }
+
+    /// Whether its disk still has room (see [`crate::ensure_free_space`]).
+    pub fn ensure_free_space(&self) -> Result<(), IndexError> {
+        crate::ensure_free_space(&self.dir)
+    }
 }
 
 async fn connect(cfg: &Config) -> Result<ServerStore, IndexError> {
@@ -350,9 +355,8 @@ fn sparse_leg(
         return Ok(None);
     }
     if vectors.has_sparse() {
-        // Loading jieba's dictionary takes a few hundred ms: pay it now, not on the first
-        // query (a replica opens no Tantivy index, which would otherwise have paid it).
-        let _ = crate::sparse::SparseEncoder::default().query("预热词典 warm-up");
+        // A replica opens no Tantivy index, which would otherwise have paid for this.
+        crate::analysis::warm_up();
         return Ok(Some(Arc::clone(vectors)));
     }
     let why = format!(

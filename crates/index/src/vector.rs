@@ -113,13 +113,7 @@ impl VectorStore {
         filter: &SearchFilter,
     ) -> Result<Vec<Chunk>, IndexError> {
         let mut chunks = match self {
-            Self::Edge(s) => {
-                s.scroll(
-                    filter,
-                    serde_json::json!({"key": "doc_id", "match": {"any": [doc_id]}}),
-                )
-                .await?
-            }
+            Self::Edge(s) => s.chunks_of(doc_id, filter).await?,
             Self::Server(s) => s.chunks_of(doc_id, filter).await?,
         };
         chunks.sort_by_key(|c| (c.start, c.ordinal));

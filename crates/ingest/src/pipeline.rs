@@ -192,6 +192,8 @@ impl Ingestor<'_> {
         opts: &IngestOptions,
     ) -> Result<IngestReport, IngestError> {
         let started = Instant::now();
+        // Before anything is written (settling an interrupted run writes too).
+        self.indexes.ensure_room()?;
         let mut report = IngestReport::default();
         let mut manifest = Manifest::load(&self.indexes.dir)?;
         report.settled = self.settle(&mut manifest).await?;
@@ -372,7 +374,7 @@ impl Ingestor<'_> {
         let t = Instant::now();
         // Before each batch, not only at the start: the disk may fill while a large ingest
         // runs, and a batch refused here leaves the batches before it committed.
-        self.indexes.ensure_room()?;
+        self.indexes.ensure_free_space()?;
         let dir = &self.indexes.dir;
         Intent {
             documents: batch

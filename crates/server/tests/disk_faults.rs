@@ -163,6 +163,26 @@ async fn a_full_disk_or_a_read_only_data_directory_refuses_writes_clearly_and_re
             .is_some_and(|m| m.contains("full") && m.contains("nothing was changed")),
         "{body}"
     );
+    // An upload too: refused before it is written.
+    let form = reqwest::multipart::Form::new().part(
+        "file",
+        reqwest::multipart::Part::bytes(b"# Bell\n\nThe bell weighs 63 tonnes.\n".to_vec())
+            .file_name("bell-upload.md"),
+    );
+    let r = client()
+        .post(format!("{url}/admin/ingest"))
+        .bearer_auth(&admin)
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    let status = r.status().as_u16();
+    let body: Value = r.json().await.unwrap_or(Value::Null);
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (507, Some("disk_full")),
+        "{body}"
+    );
     assert_eq!(search(&url, "metformin starting dose").await, before);
     assert!(search(&url, "大钟 ZK-BELL-8")
         .await

@@ -66,7 +66,7 @@ impl From<&IngestReport> for IngestSummary {
     description = "JSON, or multipart/form-data with file parts"), responses(
     (status = 200, body = IngestSummary), (status = 401, body = crate::ErrorBody),
     (status = 403, body = crate::ErrorBody), (status = 409, body = crate::ErrorBody),
-    (status = 413, body = crate::ErrorBody)),
+    (status = 413, body = crate::ErrorBody), (status = 507, body = crate::ErrorBody)),
     security(("bearer" = [])))]
 pub async fn ingest(
     State(state): State<AppState>,
@@ -186,6 +186,8 @@ async fn save_uploads(
             .get(d)
             .map_err(zhiku_engine::EngineError::from)?;
     }
+    // Uploads are kept in the data directory: not on a disk an ingest would then refuse.
+    state.engine.ensure_room()?;
     let dir = state
         .engine
         .data_dir()
@@ -197,7 +199,11 @@ async fn save_uploads(
         let path = dir.join(&name);
         // Written beside, then renamed: a reader never sees half a file.
         let partial = dir.join(format!(".{name}.partial"));
-        std::fs::write(&partial, &bytes).map_err(io_error)?;
+        if let Err(e) = std::fs::write(&partial, &bytes) {
+            // What was written of it would only take the room that ran out.
+            let _ = std::fs::remove_file(&partial);
+            return Err(io_error(e));
+        }
         std::fs::rename(&partial, &path).map_err(io_error)?;
         paths.push(path);
     }
@@ -220,10 +226,16 @@ fn safe_name(name: &str) -> Result<String, ApiError> {
     Ok(base.to_string())
 }
 
+/// 507, with the codes an ingest refused for the same reason gets.
 fn io_error(e: std::io::Error) -> ApiError {
+    let code = match e.kind() {
+        std::io::ErrorKind::StorageFull => "disk_full",
+        std::io::ErrorKind::ReadOnlyFilesystem => "read_only",
+        _ => "storage",
+    };
     ApiError::new(
         StatusCode::INSUFFICIENT_STORAGE,
-        "storage",
-        format!("saving the upload: {e}"),
+        code,
+        format!("saving the upload: {e}; nothing was ingested"),
     )
 }
