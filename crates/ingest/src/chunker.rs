@@ -9,7 +9,7 @@ use tokenizers::Tokenizer;
 use zhiku_core::{stable_chunk_id, Chunk, Document, IngestConfig, Section};
 use zhiku_embed::Embedder;
 
-use crate::loaders::{heading_paths, headings, path_at};
+use zhiku_loaders::{heading_paths, headings, path_at};
 
 pub struct Chunker<'t> {
     splitter: MarkdownSplitter<&'t Tokenizer>,

@@ -2,7 +2,7 @@ use std::path::Path;
 
 use zhiku_core::{Domain, FilterField, LoadDefaults, LoadedFile};
 
-use crate::loaders::{extension, load_jsonl, load_markdown, load_text};
+use zhiku_loaders::{extension, load_jsonl, load_markdown, load_text};
 
 /// The catch-all domain: Markdown, plain text and JSON Lines with no domain-specific schema.
 #[derive(Debug, Default, Clone, Copy)]

@@ -2,12 +2,11 @@
 //! embedding-model tokens, embeds in length-sorted batches and writes both indexes, so that
 //! re-running on an unchanged corpus does nothing and a killed run is finished by the next.
 //!
-//! Generic loaders (Markdown with front matter, plain text, JSON Lines) and the `general`
-//! domain live here; domain crates add their own. Searching is `zhiku-index`'s job.
+//! The `general` domain lives here, on the loaders of `zhiku-loaders`; domain crates add
+//! their own. Searching is `zhiku-index`'s job.
 
 mod chunker;
 mod general;
-pub mod loaders;
 mod manifest;
 mod pipeline;
 mod sources;

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use zhiku_core::{LoadDefaults, LoadIssue};
 
-use crate::loaders::scalar_text;
+use zhiku_loaders::scalar_text;
 
 /// Files that describe a corpus rather than belong to it.
 fn skipped(name: &str) -> bool {

@@ -12,7 +12,7 @@ mod records;
 use std::path::Path;
 
 use zhiku_core::{AnswerPolicy, Domain, FilterField, LoadDefaults, LoadedFile};
-use zhiku_ingest::loaders::{extension, issue, load_markdown, read_records};
+use zhiku_loaders::{extension, issue, load_markdown, read_records};
 
 pub use records::{record_document, Record};
 

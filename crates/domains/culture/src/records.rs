@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use zhiku_core::{Classification, Document, LoadDefaults, LoadIssue, SourceRef};
-use zhiku_ingest::loaders::{issue, scalar_text};
+use zhiku_loaders::{issue, scalar_text};
 
 use crate::NAME;
 

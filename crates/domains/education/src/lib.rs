@@ -16,7 +16,7 @@ use zhiku_core::{
 };
 
 pub use grade::grade_in_question;
-use zhiku_ingest::loaders::{extension, headings, load_docx, load_markdown, load_pdf, partition};
+use zhiku_loaders::{extension, headings, load_docx, load_markdown, load_pdf, partition};
 
 pub const NAME: &str = "education";
 

@@ -19,7 +19,7 @@ use zhiku_core::{
     AnswerPolicy, Chunk, Classification, Document, Domain, DomainRetrieval, FilterField,
     LoadDefaults, LoadIssue, LoadedFile, Section, SourceRef,
 };
-use zhiku_ingest::loaders::{extension, issue, load_markdown, load_pdf, read_records, scalar_text};
+use zhiku_loaders::{extension, issue, load_markdown, load_pdf, read_records, scalar_text};
 
 pub use recommendations::{
     normalise_evidence, normalise_strength, parse_head, recommendation_sections, RecommendationHead,

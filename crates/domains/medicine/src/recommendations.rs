@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use zhiku_core::Section;
-use zhiku_ingest::loaders::{heading_paths, headings, lines_with_offsets, partition, path_at};
+use zhiku_loaders::{heading_paths, headings, lines_with_offsets, partition, path_at};
 
 /// A recommendation's header, parsed from the line that opens it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -106,10 +106,10 @@ pub fn recommendation_sections(text: &str, title: &str) -> Vec<Section> {
             .map(|h| (h.offset, h.level, h.title.clone()))
             .collect()
     };
-    let as_headings: Vec<zhiku_ingest::loaders::Heading> = marks
+    let as_headings: Vec<zhiku_loaders::Heading> = marks
         .iter()
         .filter(|(_, _, t)| t != title)
-        .map(|(o, l, t)| zhiku_ingest::loaders::Heading {
+        .map(|(o, l, t)| zhiku_loaders::Heading {
             offset: *o,
             level: *l,
             title: t.clone(),

@@ -11,7 +11,7 @@ fn level(classification: Classification) -> LoadDefaults {
         ..Default::default()
     }
 }
-use zhiku_ingest::loaders::{docx_text, load_docx, load_pdf, pdf_text};
+use zhiku_loaders::{docx_text, load_docx, load_pdf, pdf_text};
 
 fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))

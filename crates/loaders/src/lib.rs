@@ -1,12 +1,16 @@
-//! Generic loaders: Markdown with YAML front matter, plain text and JSON Lines records.
-//! Domain crates reuse these and add their own formats.
+//! Turns one file into documents: Markdown with YAML front matter, plain text, JSON Lines
+//! records, DOCX and PDF, each failure a `LoadIssue` with file and line instead of a panic.
+//! Domain crates build on these and add their own formats; chunking, embedding and indexes
+//! are `zhiku-ingest`'s job, so this crate (and the fuzz targets in `fuzz/`) needs none of them.
 
+mod check;
 mod docx;
 mod jsonl;
 mod markdown;
 mod pdf;
 mod text;
 
+pub use check::loaded_file_faults;
 pub use docx::{docx_text, load_docx, ExtractedText};
 pub use jsonl::{load_jsonl, read_records, JsonRecord};
 pub use markdown::{
