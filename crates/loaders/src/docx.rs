@@ -9,16 +9,8 @@ use quick_xml::events::{BytesStart, Event};
 use quick_xml::{Reader, XmlVersion};
 use zhiku_core::{LoadDefaults, LoadedFile};
 
-use super::issue;
-use super::markdown::file_stem;
+use super::extracted::{load_extracted, ExtractError, ExtractedText};
 use super::pdf::catch_silently;
-
-/// Text extracted from a binary document format, with the title its metadata states.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct ExtractedText {
-    pub title: Option<String>,
-    pub text: String,
-}
 
 /// Largest XML part read from a DOCX, uncompressed (a guard against zip bombs).
 const MAX_PART_BYTES: u64 = 256 << 20;
@@ -27,33 +19,28 @@ const MAX_PART_BYTES: u64 = 256 << 20;
 /// Heading 1..6 (or 标题 1..6, or an outline level 1..6) styles become `#`..`######` lines;
 /// tables become Markdown pipe tables (one row per line, header separator after the first
 /// row); list paragraphs become `- ` lines. Title: `docProps/core.xml` `dc:title` if present.
-pub fn docx_text(path: &Path) -> Result<ExtractedText, String> {
-    let file = std::fs::File::open(path).map_err(|e| format!("cannot read file: {e}"))?;
-    catch_silently(|| docx_from(std::io::BufReader::new(file)))
-        .unwrap_or_else(|p| Err(format!("cannot read DOCX (damaged file?): {p}")))
+pub fn docx_text(path: &Path) -> Result<ExtractedText, ExtractError> {
+    let file = std::fs::File::open(path)?;
+    catch_silently(|| docx_from(std::io::BufReader::new(file))).unwrap_or_else(|panic| {
+        Err(ExtractError::Damaged {
+            format: "DOCX",
+            detail: panic,
+        })
+    })
 }
 
-fn docx_from<R: Read + Seek>(mut reader: R) -> Result<ExtractedText, String> {
+fn docx_from<R: Read + Seek>(mut reader: R) -> Result<ExtractedText, ExtractError> {
     let mut magic = [0u8; 4];
     let n = reader.read(&mut magic).unwrap_or(0);
-    reader
-        .seek(std::io::SeekFrom::Start(0))
-        .map_err(|e| format!("cannot read file: {e}"))?;
+    reader.seek(std::io::SeekFrom::Start(0))?;
     if n == 4 && magic == [0xD0, 0xCF, 0x11, 0xE0] {
-        return Err(
-            "not a DOCX (ZIP) file: this is an OLE2 container, i.e. a legacy .doc \
-                    or a password-protected document; save it as an unprotected .docx first"
-                .into(),
-        );
+        return Err(ExtractError::LegacyDoc);
     }
-    let mut zip =
-        zip::ZipArchive::new(reader).map_err(|e| format!("not a DOCX (ZIP) file: {e}"))?;
+    let mut zip = zip::ZipArchive::new(reader).map_err(|e| ExtractError::NotDocx(e.to_string()))?;
 
     let main = main_part_name(&mut zip);
     let Some(body) = read_part(&mut zip, &main)? else {
-        return Err(format!(
-            "not a DOCX file: the ZIP archive has no {main} (is it another Office format?)"
-        ));
+        return Err(ExtractError::NoMainPart(main));
     };
     let dir = main.rsplit_once('/').map(|(d, _)| d).unwrap_or("");
     let styles_name = if dir.is_empty() {
@@ -103,22 +90,22 @@ fn main_part_name<R: Read + Seek>(zip: &mut zip::ZipArchive<R>) -> String {
 fn read_part<R: Read + Seek>(
     zip: &mut zip::ZipArchive<R>,
     name: &str,
-) -> Result<Option<String>, String> {
+) -> Result<Option<String>, ExtractError> {
     let entry = match zip.by_name(name) {
         Ok(f) => f,
         Err(zip::result::ZipError::FileNotFound) => return Ok(None),
-        Err(e) => return Err(format!("cannot read {name} in the DOCX: {e}")),
+        Err(e) => return Err(ExtractError::part(name, e)),
     };
     let mut bytes = Vec::new();
     entry
         .take(MAX_PART_BYTES + 1)
         .read_to_end(&mut bytes)
-        .map_err(|e| format!("cannot read {name} in the DOCX (damaged file?): {e}"))?;
+        .map_err(|e| ExtractError::part(name, e))?;
     if bytes.len() as u64 > MAX_PART_BYTES {
-        return Err(format!(
-            "{name} in the DOCX is larger than {} MiB uncompressed",
-            MAX_PART_BYTES >> 20
-        ));
+        return Err(ExtractError::PartTooLarge {
+            part: name.to_string(),
+            limit_mib: MAX_PART_BYTES >> 20,
+        });
     }
     Ok(Some(decode_xml_bytes(bytes)))
 }
@@ -526,7 +513,7 @@ impl Body<'_> {
     }
 }
 
-fn render_body(xml: &str, styles: &Styles) -> Result<String, String> {
+fn render_body(xml: &str, styles: &Styles) -> Result<String, ExtractError> {
     let mut body = Body {
         styles,
         blocks: Vec::new(),
@@ -539,11 +526,9 @@ fn render_body(xml: &str, styles: &Styles) -> Result<String, String> {
     // `mc:Choice` content (text boxes), `w:tabs` holds tab stops, not tab characters.
     let mut skip = 0usize;
     loop {
-        let event = reader.read_event().map_err(|e| {
-            format!(
-                "the DOCX's document.xml is not well-formed XML (at byte {}): {e}",
-                reader.buffer_position()
-            )
+        let event = reader.read_event().map_err(|e| ExtractError::BadXml {
+            at: reader.buffer_position(),
+            detail: e.to_string(),
         })?;
         match event {
             Event::Start(e) => {
@@ -598,70 +583,6 @@ fn render_body(xml: &str, styles: &Styles) -> Result<String, String> {
         out.push('\n');
     }
     Ok(out)
-}
-
-/// Title for an extracted document: the metadata title, else the first `# ` heading, else a
-/// short first line, else the file stem.
-pub(super) fn choose_title(path: &Path, extracted: &ExtractedText) -> String {
-    if let Some(t) = extracted
-        .title
-        .as_deref()
-        .map(str::trim)
-        .filter(|t| !t.is_empty())
-    {
-        return t.to_string();
-    }
-    let text = &extracted.text;
-    if let Some(h) = text
-        .lines()
-        .find_map(|l| l.strip_prefix("# "))
-        .map(str::trim)
-        .filter(|t| !t.is_empty())
-    {
-        return h.to_string();
-    }
-    let first = text
-        .lines()
-        .map(str::trim)
-        .find(|l| !l.is_empty() && !l.starts_with('|'))
-        .map(|l| l.trim_start_matches('#').trim_start_matches("- ").trim())
-        .unwrap_or("");
-    if !first.is_empty() && first.chars().count() <= 80 {
-        first.to_string()
-    } else {
-        file_stem(path)
-    }
-}
-
-/// One extracted file → one document, in the style of `load_markdown`.
-pub(super) fn load_extracted(
-    path: &Path,
-    display: &str,
-    domain: &str,
-    defaults: &LoadDefaults,
-    extract: fn(&Path) -> Result<ExtractedText, String>,
-) -> LoadedFile {
-    let mut out = LoadedFile::default();
-    let extracted = match extract(path) {
-        Ok(x) => x,
-        Err(message) => return LoadedFile::failed(issue(display, None, message)),
-    };
-    if extracted.text.trim().is_empty() {
-        out.issues
-            .push(issue(display, None, "document has no text"));
-        return out;
-    }
-    let title = choose_title(path, &extracted);
-    // Decoded from a binary format: not a verbatim slice of the file.
-    out.documents.push(super::file_document(
-        display,
-        domain,
-        title,
-        extracted.text,
-        defaults,
-        None,
-    ));
-    out
 }
 
 /// A DOCX file → one document (text as [`docx_text`] renders it).

@@ -5,13 +5,15 @@
 
 mod check;
 mod docx;
+mod extracted;
 mod jsonl;
 mod markdown;
 mod pdf;
 mod text;
 
 pub use check::loaded_file_faults;
-pub use docx::{docx_text, load_docx, ExtractedText};
+pub use docx::{docx_text, load_docx};
+pub use extracted::{ExtractError, ExtractedText};
 pub use jsonl::{load_jsonl, read_records, JsonRecord};
 pub use markdown::{
     file_stem, heading_paths, headings, load_markdown, path_at, split_front_matter, FrontMatter,

@@ -16,23 +16,21 @@ use std::sync::Once;
 use pdf_extract::{Dictionary, Document, Object, ObjectId, Stream};
 use zhiku_core::{LoadDefaults, LoadedFile};
 
-use super::docx::{load_extracted, ExtractedText};
-
-const ENCRYPTED: &str = "PDF is encrypted; decrypt it before ingesting";
-const NO_TEXT_LAYER: &str = "PDF has no text layer (scanned images?); OCR it first";
+use super::extracted::{load_extracted, ExtractError, ExtractedText};
 
 /// PDF → text, pages separated by a blank line. Title: the Info dictionary `/Title` if
 /// present and non-empty. Encrypted PDFs, PDFs without text and unreadable files are errors.
-pub fn pdf_text(path: &Path) -> Result<ExtractedText, String> {
-    let bytes = std::fs::read(path).map_err(|e| format!("cannot read file: {e}"))?;
+pub fn pdf_text(path: &Path) -> Result<ExtractedText, ExtractError> {
+    let bytes = std::fs::read(path)?;
     let head = &bytes[..bytes.len().min(1024)];
     if !head.windows(5).any(|w| w == b"%PDF-") {
-        return Err("not a PDF file (no %PDF- header)".into());
+        return Err(ExtractError::NotPdf);
     }
     catch_silently(|| extract(&bytes)).unwrap_or_else(|panic| {
-        Err(format!(
-            "cannot read PDF (damaged or unsupported feature): {panic}"
-        ))
+        Err(ExtractError::Damaged {
+            format: "PDF",
+            detail: panic,
+        })
     })
 }
 
@@ -41,23 +39,28 @@ pub fn load_pdf(path: &Path, display: &str, domain: &str, defaults: &LoadDefault
     load_extracted(path, display, domain, defaults, pdf_text)
 }
 
-fn extract(bytes: &[u8]) -> Result<ExtractedText, String> {
+fn extract(bytes: &[u8]) -> Result<ExtractedText, ExtractError> {
     let mut doc = match Document::load_mem(bytes) {
         Ok(doc) => doc,
         Err(pdf_extract::Error::Decryption(_) | pdf_extract::Error::InvalidPassword) => {
-            return Err(ENCRYPTED.into())
+            return Err(ExtractError::Encrypted)
         }
-        Err(e) => return Err(format!("cannot read PDF (damaged or truncated file?): {e}")),
+        Err(e) => {
+            return Err(ExtractError::Damaged {
+                format: "PDF",
+                detail: e.to_string(),
+            })
+        }
     };
     // lopdf opens PDFs whose user password is empty by itself; `/Encrypt` still being in
     // the trailer means a password is needed.
     if doc.is_encrypted() && doc.decrypt("").is_err() {
-        return Err(ENCRYPTED.into());
+        return Err(ExtractError::Encrypted);
     }
     let title = info_title(&doc);
     let pages = doc.get_pages();
     if pages.is_empty() {
-        return Err("cannot read PDF: it has no pages (damaged file?)".into());
+        return Err(ExtractError::NoPages);
     }
     patch_unicode_cmap_fonts(&mut doc);
 
@@ -87,9 +90,7 @@ fn extract(bytes: &[u8]) -> Result<ExtractedText, String> {
     }
     let first_error = first_error.unwrap_or_default();
     if texts.is_empty() {
-        return Err(format!(
-            "cannot extract text from the PDF (damaged or unsupported feature): {first_error}"
-        ));
+        return Err(ExtractError::NoPageText(first_error));
     }
     if !failed.is_empty() {
         tracing::warn!(
@@ -104,7 +105,7 @@ fn extract(bytes: &[u8]) -> Result<ExtractedText, String> {
         .collect::<Vec<_>>()
         .join("\n\n");
     if text.trim().is_empty() {
-        return Err(NO_TEXT_LAYER.into());
+        return Err(ExtractError::NoTextLayer);
     }
     Ok(ExtractedText {
         title,

@@ -11,7 +11,7 @@ fn level(classification: Classification) -> LoadDefaults {
         ..Default::default()
     }
 }
-use zhiku_loaders::{docx_text, load_docx, load_pdf, pdf_text};
+use zhiku_loaders::{docx_text, load_docx, load_pdf, pdf_text, ExtractError};
 
 fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -259,7 +259,7 @@ fn scanned_pdf_is_refused() {
 #[test]
 fn corrupt_pdf_is_refused() {
     assert_refused("corrupt.pdf", "cannot read PDF");
-    let e = pdf_text(&fixture("corrupt.pdf")).unwrap_err();
+    let e = pdf_text(&fixture("corrupt.pdf")).unwrap_err().to_string();
     assert!(!e.contains("encrypted") && !e.contains("text layer"), "{e}");
 }
 
@@ -271,12 +271,12 @@ fn not_a_zip_docx_is_refused() {
 #[test]
 fn wrong_formats_and_missing_files_are_issues() {
     // A PDF handed to the DOCX loader and the other way round.
-    assert!(docx_text(&fixture("guideline-en.pdf"))
-        .unwrap_err()
-        .contains("not a DOCX (ZIP) file"));
-    assert!(pdf_text(&fixture("handout-en.docx"))
-        .unwrap_err()
-        .contains("not a PDF file"));
+    let e = docx_text(&fixture("guideline-en.pdf")).unwrap_err();
+    assert!(matches!(e, ExtractError::NotDocx(_)), "{e:?}");
+    assert!(e.to_string().contains("not a DOCX (ZIP) file"), "{e}");
+    let e = pdf_text(&fixture("handout-en.docx")).unwrap_err();
+    assert!(matches!(e, ExtractError::NotPdf), "{e:?}");
+    assert!(e.to_string().contains("not a PDF file"), "{e}");
     let missing = load_pdf(
         &fixture("no-such.pdf"),
         "no-such.pdf",
@@ -479,6 +479,8 @@ fn docx_zip_without_document_part_is_refused() {
         .unwrap();
     zip.finish().unwrap();
     let e = docx_text(&path).unwrap_err();
+    assert!(matches!(e, ExtractError::NoMainPart(_)), "{e:?}");
+    let e = e.to_string();
     assert!(
         e.contains("not a DOCX file") && e.contains("word/document.xml"),
         "{e}"
