@@ -11,8 +11,16 @@ function escapeHtml(s) {
   return s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]);
 }
 
+// Formulas come from passages and model output, so they are bounded: no size above 10em
+// (`\rule{3000px}{3000px}` would cover the thread), few macro expansions, and a source too long
+// to be a formula is shown as code.
+const MAX_TEX_CHARS = 2000;
+
 function tex(source, displayMode) {
-  return katex.renderToString(source, { displayMode, throwOnError: false, trust: false, strict: 'ignore', output: 'htmlAndMathml' });
+  if (source.length > MAX_TEX_CHARS) return `<code>${escapeHtml(source)}</code>`;
+  return katex.renderToString(source, {
+    displayMode, throwOnError: false, trust: false, strict: 'ignore', output: 'htmlAndMathml', maxSize: 10, maxExpand: 100,
+  });
 }
 
 // Inline: $…$ (not `$ 5` and not a price like $5 and $10) and \(…\).
@@ -71,17 +79,42 @@ const marked = new Marked({
   },
 });
 
+// A link in an answer or a passage was written by someone else: it opens in a new tab, sends
+// no referrer, passes no ranking, and says where it goes before anyone clicks it.
 DOMPurify.addHook('afterSanitizeAttributes', (node) => {
   if (node.tagName === 'A' && node.getAttribute('href')) {
     node.setAttribute('target', '_blank');
-    node.setAttribute('rel', 'noopener noreferrer');
+    node.setAttribute('rel', 'noopener noreferrer nofollow ugc');
   }
 });
+
+/** The host a link leads to, when it leads off this site ('' otherwise). */
+function foreignHost(href) {
+  try {
+    const url = new URL(href, window.location.href);
+    if (url.host === window.location.host) return '';
+    return url.host || url.protocol.replace(/:$/, '');
+  } catch {
+    return '';
+  }
+}
 
 /** Markdown to sanitised HTML. */
 export function markdownHtml(text) {
   const html = marked.parse(text ?? '', { async: false });
-  return DOMPurify.sanitize(html, { FORBID_TAGS: ['style', 'form', 'input', 'img'], FORBID_ATTR: ['srcset'] });
+  const clean = DOMPurify.sanitize(html, { FORBID_TAGS: ['style', 'form', 'input', 'img'], FORBID_ATTR: ['srcset'] });
+  const holder = document.createElement('template');
+  holder.innerHTML = clean;
+  for (const link of holder.content.querySelectorAll('a[href]')) {
+    const host = foreignHost(link.getAttribute('href'));
+    if (host && !link.textContent.includes(host)) {
+      const shown = document.createElement('span');
+      shown.className = 'link-host';
+      shown.textContent = ` (${host})`;
+      link.after(shown);
+    }
+  }
+  return holder.innerHTML;
 }
 
 const MARKERS = /\[(\d{1,3}(?:\s*[,，、]\s*\d{1,3})*)\]/g;

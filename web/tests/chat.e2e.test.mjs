@@ -109,6 +109,28 @@ describe('without a model (extractive answers)', () => {
     await context.close();
   });
 
+  test('a formula in a passage cannot cover the page, and a link in it says where it goes', async () => {
+    const { context, page } = await signIn(server.url, 'alice');
+    await page.selectOption('#domain', 'education');
+    const turn = await ask(page, '河马企鹅样例用超大公式和外部链接做了什么？');
+    await turn.locator('a.cite').first().click();
+    await page.locator('#source-panel .passage').waitFor();
+    const formulas = await page.locator('.answer .katex, #source-panel .katex').evaluateAll((nodes) =>
+      nodes.map((n) => { const r = n.getBoundingClientRect(); return [r.width, r.height]; }));
+    assert.ok(formulas.length >= 1, 'the formula is rendered somewhere');
+    for (const [w, h] of formulas) assert.ok(w < 400 && h < 400, `a formula drew a ${w}x${h} box`);
+    const links = await page.locator('.answer a[href^="http"], #source-panel a[href^="http"]').evaluateAll((nodes) =>
+      nodes.map((a) => ({ rel: a.rel, next: a.nextElementSibling?.textContent ?? '' })));
+    assert.ok(links.length >= 1, 'the passage link is shown');
+    for (const link of links) {
+      assert.match(link.rel, /noopener/);
+      assert.match(link.rel, /noreferrer/);
+      assert.match(link.rel, /nofollow/);
+      assert.match(link.next, /example\.com/, 'the host is shown beside the link');
+    }
+    await context.close();
+  });
+
   test('the extractive mode and the engine notices are shown apart from the answer; an abstention says so', async () => {
     const { context, page } = await signIn(server.url, 'alice');
     await page.locator('header.top .badge').waitFor();

@@ -12,6 +12,9 @@ pub struct Citation {
     pub marker: usize,
     pub chunk_id: String,
     pub doc_id: String,
+    /// The source's domain (stored turns from before it was kept read as empty).
+    #[serde(default)]
+    pub domain: String,
     pub title: String,
     pub section: String,
     pub path: String,
@@ -32,6 +35,7 @@ impl Citation {
             marker,
             chunk_id: c.id.clone(),
             doc_id: c.doc_id.clone(),
+            domain: c.domain.clone(),
             title: c.title.clone(),
             section: c.section.clone(),
             path: c.source.path.clone(),

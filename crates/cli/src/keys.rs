@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use clap::Subcommand;
-use zhiku_engine::{Classification, Config, RateLimit};
+use zhiku_engine::{Channel, Classification, Config, RateLimit};
 use zhiku_store::{NewKey, Store};
 
 #[derive(Subcommand)]
@@ -21,7 +21,7 @@ pub enum KeysCommand {
         domains: Vec<String>,
         /// The door it is for: api, web, clinical or mini-program.
         #[arg(long, default_value = "api")]
-        channel: String,
+        channel: Channel,
         /// It may ingest (POST /admin/ingest, zhiku ingest --server) and read the audit trail.
         #[arg(long)]
         admin: bool,
@@ -32,6 +32,11 @@ pub enum KeysCommand {
         /// Last day the key works (YYYY-MM-DD, UTC), or an exact time (RFC 3339).
         #[arg(long)]
         expires: Option<String>,
+        /// For a clinical key: the other doors it may use besides the clinical one
+        /// (comma-separated: api, openai, web, mini-program). Its medicine readings there are
+        /// audited like the clinical door's.
+        #[arg(long, value_delimiter = ',')]
+        doors: Vec<String>,
     },
     /// List keys (never their secrets).
     List,
@@ -54,9 +59,21 @@ pub async fn run(config: Config, command: KeysCommand) -> anyhow::Result<ExitCod
             admin,
             rate,
             expires,
+            doors,
         } => {
-            if !["api", "web", "clinical", "mini-program"].contains(&channel.as_str()) {
+            if channel == Channel::Terminal {
                 anyhow::bail!("--channel must be api, web, clinical or mini-program");
+            }
+            if !doors.is_empty() && channel != Channel::Clinical {
+                anyhow::bail!(
+                    "--doors is for clinical keys (--channel clinical); other keys use every door"
+                );
+            }
+            if let Some(d) = doors
+                .iter()
+                .find(|d| !zhiku_server::DOORS.contains(&d.as_str()))
+            {
+                anyhow::bail!("--doors: {d:?} is not a door (api, openai, web, mini-program)");
             }
             let registry = zhiku_engine::registry();
             for d in &domains {
@@ -69,11 +86,12 @@ pub async fn run(config: Config, command: KeysCommand) -> anyhow::Result<ExitCod
             let new = NewKey {
                 name,
                 channel,
-                clearance: clearance.as_str().to_string(),
+                clearance,
                 domains: (!domains.is_empty()).then_some(domains),
                 admin,
                 rate: rate.map(|r| (i64::from(r.requests), r.period.as_millis() as i64)),
                 expires_at_ms,
+                doors,
             };
             let (key, secret) = store.create_key(&new).await?;
             eprintln!(
@@ -120,6 +138,9 @@ fn describe(k: &zhiku_store::ApiKey) -> String {
                 .map_or("all".to_string(), |d| d.join(","))
         ),
     ];
+    if !k.doors.is_empty() {
+        parts.push(format!("also doors {}", k.doors.join(",")));
+    }
     if let Some((n, ms)) = k.rate {
         let rate = RateLimit {
             requests: u32::try_from(n).unwrap_or(u32::MAX),

@@ -34,7 +34,8 @@ pub enum UsersCommand {
     },
     /// Change an account's role (takes effect at its next request).
     Role { name: String, role: String },
-    /// Remove an account and sign it out; its conversations stay until deleted.
+    /// Remove an account, sign it out and delete its conversations (a later account of the
+    /// same name starts with none).
     Remove { name: String },
 }
 

@@ -900,8 +900,8 @@ fn keys_carry_a_rate_and_an_end_and_the_audit_trail_exports_and_catches_an_edite
         assert!(text(&out.stderr).contains(why), "{}", text(&out.stderr));
     }
 
-    // Each ingest is an audit record; the chain holds, exports as FHIR, and an edited record
-    // is found.
+    // Each ingest is two audit records (started, ended); the chain holds, exports as FHIR,
+    // and an edited record is found.
     let (corpus, cfg, _) = eight_notes_ingested(work.path());
     let out = run(
         &data,
@@ -911,7 +911,7 @@ fn keys_carry_a_rate_and_an_end_and_the_audit_trail_exports_and_catches_an_edite
     let out = run(&data, &["audit", "verify"]);
     assert!(out.status.success(), "{}", text(&out.stdout));
     assert!(
-        text(&out.stdout).contains("2 records"),
+        text(&out.stdout).contains("4 records"),
         "{}",
         text(&out.stdout)
     );
@@ -934,14 +934,14 @@ fn keys_carry_a_rate_and_an_end_and_the_audit_trail_exports_and_catches_an_edite
         (bundle["resourceType"].as_str(), bundle["type"].as_str()),
         (Some("Bundle"), Some("searchset"))
     );
-    assert_eq!(bundle["total"], 2);
+    assert_eq!(bundle["total"], 4);
     assert_eq!(
         bundle["entry"][0]["resource"]["subtype"][0]["code"],
         "ingest"
     );
     assert_eq!(bundle["entry"][0]["resource"]["action"], "U");
 
-    // An intruder with the database file changes the first record.
+    // An intruder with the database file changes the first ingest's outcome (record 2).
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -951,7 +951,7 @@ fn keys_carry_a_rate_and_an_end_and_the_audit_trail_exports_and_catches_an_edite
             let db = sqlx::AnyPool::connect(&format!("sqlite://{}", data.join("zhiku.db").display()))
                 .await
                 .unwrap();
-            sqlx::query("UPDATE audit_events SET record = replace(record, 'written=8', 'written=0') WHERE seq = 1")
+            sqlx::query("UPDATE audit_events SET record = replace(record, 'written=8', 'written=0') WHERE seq = 2")
                 .execute(&db)
                 .await
                 .unwrap();
@@ -960,7 +960,7 @@ fn keys_carry_a_rate_and_an_end_and_the_audit_trail_exports_and_catches_an_edite
     let out = run(&data, &["audit", "verify"]);
     assert_eq!(out.status.code(), Some(1));
     assert!(
-        text(&out.stdout).contains("broken at record 1"),
+        text(&out.stdout).contains("broken at record 2"),
         "{}",
         text(&out.stdout)
     );

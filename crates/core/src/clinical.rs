@@ -5,6 +5,7 @@ use std::fmt;
 use std::str::FromStr;
 use std::time::Duration;
 
+use crate::Classification;
 use serde::{Deserialize, Serialize};
 
 /// At most `requests` in any `period`, with bursts up to `requests`.
@@ -119,7 +120,7 @@ pub struct ClinicalConfig {
 }
 
 /// A CDS client: its JWT issuer and where its public keys are.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct CdsClient {
     /// The `iss` claim its tokens carry.
@@ -128,13 +129,43 @@ pub struct CdsClient {
     pub public_key: String,
     /// Or its JWK Set, fetched (and refreshed on an unknown `kid`).
     pub jwks_url: String,
-    /// What it may read: `public`, `internal` or `restricted` (default `internal`).
-    pub clearance: String,
+    /// What it may read: `public`, `internal` or `restricted` (default `internal`). Any other
+    /// value (`Internal`, empty) stops the configuration from loading.
+    pub clearance: Classification,
+}
+
+impl Default for CdsClient {
+    fn default() -> Self {
+        Self {
+            iss: String::new(),
+            public_key: String::new(),
+            jwks_url: String::new(),
+            clearance: Classification::Internal,
+        }
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_cds_clients_clearance_is_a_level_or_the_configuration_is_refused() {
+        let client = |line: &str| {
+            toml::from_str::<ClinicalConfig>(&format!(
+                "[[cds_clients]]\niss = \"https://emr.test\"\npublic_key = \"emr.pem\"\n{line}\n"
+            ))
+        };
+        let default = client("").expect("no clearance: the default");
+        assert_eq!(default.cds_clients[0].clearance, Classification::Internal);
+        let public = client("clearance = \"public\"").expect("a level");
+        assert_eq!(public.cds_clients[0].clearance, Classification::Public);
+        for wrong in ["Internal", "", "internl", "secret"] {
+            let err = client(&format!("clearance = \"{wrong}\""))
+                .expect_err("a wrong level stops the configuration");
+            assert!(err.to_string().contains("clearance"), "{wrong}: {err}");
+        }
+    }
 
     #[test]
     fn rates_read_and_print() {

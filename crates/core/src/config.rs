@@ -81,6 +81,10 @@ pub struct IngestConfig {
     /// `--prune` that would remove more than this share of the indexed documents stops and
     /// asks for `--yes` (a mistyped path or an unmounted disk looks like deleted files).
     pub prune_max_share: f64,
+    /// The level of a document that states none, and whose folder's `_defaults.yaml` states
+    /// none, per domain (`[ingest.default_classification] medicine = "internal"`); a domain
+    /// not named here defaults to `public`. `zhiku stats` counts the documents that took it.
+    pub default_classification: std::collections::BTreeMap<String, crate::Classification>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -224,6 +228,12 @@ pub struct ServerConfig {
     /// Callers without credentials may use the OpenAI-compatible and web doors, with
     /// `public` clearance. Off: every request needs a key.
     pub anonymous: bool,
+    /// Requests one address may make without credentials (`300/min`; per replica); beyond
+    /// it 429 with Retry-After. Empty: unlimited. A school behind one address shares it.
+    pub anonymous_rate: String,
+    /// Conversations started without credentials are deleted this many hours after their
+    /// last turn (nobody can list them, so nobody else would ever delete them).
+    pub anonymous_conversation_hours: u64,
     /// Largest request body (JSON); uploads to the admin ingest have their own bound.
     pub max_body_bytes: usize,
     pub max_upload_bytes: usize,
@@ -239,6 +249,11 @@ pub struct ServerConfig {
     pub request_timeout_ms: u64,
     /// On shutdown, answers in flight get this long to finish.
     pub shutdown_grace_ms: u64,
+    /// A request's headers must arrive within this long of the connection opening or going
+    /// idle (HTTP/1); a connection that sends nothing for this long is closed.
+    pub header_timeout_ms: u64,
+    /// Connections open at once; one more is closed as soon as it is accepted.
+    pub max_connections: usize,
     /// Log question text (for debugging; never for clinical deployments). Off by default.
     /// Identifiers are removed first, and clinical questions are never logged.
     pub log_questions: bool,
@@ -374,6 +389,8 @@ impl Default for ServerConfig {
         Self {
             listen: "127.0.0.1:8080".into(),
             anonymous: true,
+            anonymous_rate: "300/min".into(),
+            anonymous_conversation_hours: 24,
             max_body_bytes: 1 << 20,
             max_upload_bytes: 64 << 20,
             max_history_messages: 64,
@@ -384,6 +401,8 @@ impl Default for ServerConfig {
             // not cut off here first.
             request_timeout_ms: 150_000,
             shutdown_grace_ms: 10_000,
+            header_timeout_ms: 15_000,
+            max_connections: 1_024,
             log_questions: false,
             tls: TlsConfig::default(),
         }
@@ -423,6 +442,7 @@ impl Default for IngestConfig {
             commit_every_chunks: 512,
             corpus_root: PathBuf::new(),
             prune_max_share: 0.25,
+            default_classification: Default::default(),
         }
     }
 }
@@ -624,6 +644,22 @@ impl Config {
         }
         if self.embedding.batch_size == 0 || self.retrieval.candidates == 0 {
             return Err(bad("batch_size and candidates must be positive".into()));
+        }
+        if !self.server.anonymous_rate.trim().is_empty() {
+            self.server
+                .anonymous_rate
+                .parse::<crate::RateLimit>()
+                .map_err(|e| bad(format!("server.anonymous_rate: {e}")))?;
+        }
+        if self.server.header_timeout_ms == 0 || self.server.max_connections == 0 {
+            return Err(bad(
+                "server.header_timeout_ms and server.max_connections must be positive".into(),
+            ));
+        }
+        if self.server.anonymous_conversation_hours == 0 {
+            return Err(bad(
+                "server.anonymous_conversation_hours must be positive".into()
+            ));
         }
         if !self.web.login_rate.trim().is_empty() {
             self.web

@@ -8,6 +8,8 @@ use crate::{Chunk, Classification, CoreError, Document, RetrievalConfig, SearchF
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct LoadDefaults {
     pub classification: Classification,
+    /// Whether a `_defaults.yaml` stated the level (else it is the domain's default).
+    pub classification_stated: bool,
     pub metadata: BTreeMap<String, String>,
 }
 
@@ -118,6 +120,11 @@ pub trait Domain: Send + Sync {
     fn description(&self) -> &'static str;
     /// The metadata keys users may filter on in this domain.
     fn filter_fields(&self) -> &'static [FilterField];
+    /// Whether every reading of this domain's passages is recorded in the audit trail,
+    /// whichever door it comes through (medicine: clinical guidelines). Off by default.
+    fn audited(&self) -> bool {
+        false
+    }
     /// The filter fields a chat page offers as pickers (their values are read from the
     /// index), most useful first.
     fn facets(&self) -> &'static [&'static str] {

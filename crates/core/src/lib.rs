@@ -5,6 +5,7 @@
 //! configuration file, and knows nothing of embeddings, indexes, HTTP or large models: those
 //! live in `zhiku-embed`, `zhiku-index`, `zhiku-ingest` and the binary.
 
+mod channel;
 mod classification;
 mod clinical;
 mod config;
@@ -14,6 +15,7 @@ mod filter;
 mod mini_program;
 mod model;
 
+pub use channel::Channel;
 pub use classification::Classification;
 pub use clinical::{CdsClient, ClinicalConfig, PrivacyConfig, RateLimit, TlsConfig};
 pub use config::{

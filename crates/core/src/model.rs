@@ -47,6 +47,10 @@ pub struct Document {
     pub text: String,
     pub lang: Option<String>,
     pub classification: Classification,
+    /// Whether the document said its level itself (front matter, record field), rather than
+    /// taking its folder's or domain's default. Not part of the content hash.
+    #[serde(skip)]
+    pub classification_stated: bool,
     /// Filterable metadata (subject, grade_band, department, dynasty…), as text.
     pub metadata: BTreeMap<String, String>,
     /// WGS84 latitude / longitude, for documents about a place.

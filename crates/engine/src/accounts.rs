@@ -48,6 +48,27 @@ impl FromStr for Role {
     }
 }
 
+/// The `[web]` settings that name a role or an address, checked when the engine opens: a
+/// server must not start and then treat a mistyped setting as something else at the first
+/// request that needs it.
+pub(crate) fn check_web_config(config: &zhiku_core::Config) -> Result<(), EngineError> {
+    let web = &config.web;
+    web.trusted_default_role.parse::<Role>().map_err(|_| {
+        EngineError::NotConfigured(format!(
+            "web.trusted_default_role = {:?} is not a role (student or teacher)",
+            web.trusted_default_role
+        ))
+    })?;
+    for proxy in &web.trusted_proxies {
+        if proxy.trim().parse::<std::net::IpAddr>().is_err() {
+            return Err(EngineError::NotConfigured(format!(
+                "web.trusted_proxies: {proxy:?} is not an IP address (one address per entry, no ranges)"
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// A signed-in (or proxy-authenticated) web user.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct WebUser {

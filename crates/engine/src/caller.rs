@@ -2,34 +2,8 @@
 //! session, or nobody) and hands it to every engine operation; nothing in a request body can
 //! change it.
 
+pub use zhiku_core::Channel;
 use zhiku_core::Classification;
-
-/// The door a request came through.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Channel {
-    /// The `zhiku` command on the machine that holds the data.
-    Terminal,
-    /// The OpenAI-compatible endpoint and the JSON API.
-    Api,
-    /// The web chat page.
-    Web,
-    /// A hospital system (server to server).
-    Clinical,
-    /// The WeChat mini-program backend.
-    MiniProgram,
-}
-
-impl Channel {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Terminal => "terminal",
-            Self::Api => "api",
-            Self::Web => "web",
-            Self::Clinical => "clinical",
-            Self::MiniProgram => "mini-program",
-        }
-    }
-}
 
 /// An authenticated (or anonymous) caller and what it may do. Fields are private: the only
 /// ways to make one are the constructors below, which transports call after authenticating.

@@ -5,7 +5,7 @@ use serde::Serialize;
 use zhiku_core::Classification;
 use zhiku_store::StoredTurn;
 
-use crate::engine::{ConversationView, TurnView};
+use crate::engine::{ConversationView, TurnSources, TurnView};
 use crate::{Caller, Engine, EngineError};
 
 /// A conversation in its owner's list.
@@ -34,29 +34,24 @@ impl Engine {
         id: &str,
     ) -> Result<ConversationView, EngineError> {
         let c = self.owned_conversation(caller, id).await?;
+        let stored = self.store().turns(id, 1_000).await?;
         let turns = self
-            .store()
-            .turns(id, 1_000)
+            .shown_turns(caller, stored)
             .await?
             .into_iter()
-            .map(|t| {
-                let shown = visible(&t, caller);
-                let sources = t
-                    .sources
-                    .as_deref()
-                    .filter(|_| shown)
-                    .and_then(|json| serde_json::from_str(json).ok())
-                    .unwrap_or_default();
-                TurnView {
-                    seq: t.seq,
-                    sources,
-                    abstained: t.abstained,
-                    question: t.question.filter(|_| shown),
-                    answer: t.answer.filter(|_| shown),
-                    domain: t.domain,
-                    mode: t.mode,
-                    withheld: !shown,
-                }
+            .map(|(t, sources, shown)| TurnView {
+                seq: t.seq,
+                sources: if shown {
+                    sources
+                } else {
+                    TurnSources::default()
+                },
+                abstained: t.abstained,
+                question: t.question.filter(|_| shown),
+                answer: t.answer.filter(|_| shown),
+                domain: t.domain,
+                mode: t.mode,
+                withheld: !shown,
             })
             .collect();
         Ok(ConversationView {
@@ -66,6 +61,41 @@ impl Engine {
             created_at_ms: c.created_at_ms,
             turns,
         })
+    }
+
+    /// Stored turns with their sources, and whether `caller` may see each now: the turn's
+    /// level is within its present clearance, and every document the turn cited is still
+    /// there and still within it (a document re-ingested at a higher level, or removed,
+    /// takes its answers with it, in the conversation and in the history of a follow-up).
+    pub(crate) async fn shown_turns(
+        &self,
+        caller: &Caller,
+        stored: Vec<StoredTurn>,
+    ) -> Result<Vec<(StoredTurn, TurnSources, bool)>, EngineError> {
+        let filter = self.scope(caller, &crate::scope::Narrowing::default())?;
+        let mut readable: std::collections::HashMap<String, bool> = Default::default();
+        let mut out = Vec::with_capacity(stored.len());
+        for t in stored {
+            let sources: TurnSources = t
+                .sources
+                .as_deref()
+                .and_then(|json| serde_json::from_str(json).ok())
+                .unwrap_or_default();
+            let mut shown = visible(&t, caller);
+            for citation in &sources.citations {
+                if !shown {
+                    break;
+                }
+                let doc = citation.doc_id.as_str();
+                if !readable.contains_key(doc) {
+                    let chunks = self.indexes().keyword.chunks_of(doc, &filter).await?;
+                    readable.insert(doc.to_string(), !chunks.is_empty());
+                }
+                shown &= readable.get(doc).copied().unwrap_or(false);
+            }
+            out.push((t, sources, shown));
+        }
+        Ok(out)
     }
 
     /// Rates one turn of the caller's conversation (-1, 0 or 1).
@@ -83,9 +113,18 @@ impl Engine {
             );
         }
         self.owned_conversation(caller, conversation_id).await?;
+        // A comment is free text beside a (possibly clinical) turn: it is stored, and
+        // exported, only without patient identifiers.
+        let comment = comment.map(|c| self.redact(c).text);
         Ok(self
             .store()
-            .add_feedback(conversation_id, seq, caller.principal(), rating, comment)
+            .add_feedback(
+                conversation_id,
+                seq,
+                caller.principal(),
+                rating,
+                comment.as_deref(),
+            )
             .await?)
     }
 
@@ -157,8 +196,10 @@ impl Engine {
             .into());
         }
         self.owned_conversation(caller, id).await?;
+        // Titles are listed, exported and shown beside medicine turns: no identifiers in them.
+        let title = self.redact(title).text;
         self.store()
-            .rename_conversation(id, (!title.is_empty()).then_some(title))
+            .rename_conversation(id, (!title.is_empty()).then_some(title.as_str()))
             .await?;
         Ok(())
     }

@@ -195,6 +195,13 @@ impl Engine {
             None => ((before, false), (after, false)),
         };
         let c = marked.map_or(first, |i| &chunks[i]);
+        self.audit_reading(
+            caller,
+            "document",
+            None,
+            [(doc_id, c.title.as_str(), c.domain.as_str())],
+        )
+        .await?;
         let span = c.source_span();
         Ok(DocumentView {
             doc_id: doc_id.to_string(),

@@ -12,9 +12,44 @@ use zhiku_index::{HybridRetriever, IndexSet, SearchResults};
 use zhiku_ingest::{IngestOptions, IngestReport, Ingestor};
 use zhiku_store::{Store, StoredTurn};
 
-use crate::conversations::visible;
 use crate::scope::{resolve, Narrowing};
-use crate::{Caller, EngineError};
+use crate::{Caller, EngineError, ErrorKind};
+use zhiku_audit::Outcome;
+
+/// The file in the data directory that says an ingest is running: its start's audit record
+/// number and what it ingests. An ingest that ends removes it; one found at open was killed.
+const INGEST_MARKER: &str = "ingest.running";
+
+/// The one ingest at a time, taken by [`Engine::begin_ingest`].
+pub struct IngestSlot {
+    _one_at_a_time: tokio::sync::OwnedMutexGuard<()>,
+    marker: PathBuf,
+}
+
+impl Drop for IngestSlot {
+    /// A slot given up without an ingest (its upload could not be written) leaves no marker;
+    /// a process that is killed runs no drop, and the marker stays to be found.
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.marker);
+    }
+}
+
+/// An audit record of an ingest by `caller`.
+fn ingest_entry(caller: &Caller, outcome: Outcome) -> zhiku_audit::AuditEntry {
+    let mut entry = zhiku_audit::AuditEntry::new("ingest", zhiku_audit::Action::Update);
+    entry.agent = crate::privacy::audit_agent(caller);
+    entry.outcome = outcome;
+    entry
+}
+
+/// The paths of an ingest as its audit record names them.
+pub fn paths_text(paths: &[PathBuf]) -> String {
+    paths
+        .iter()
+        .map(|p| p.display().to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
 
 /// Whether the vectors live on a Qdrant server (else in the embedded shard).
 pub fn uses_server(config: &Config) -> bool {
@@ -134,6 +169,22 @@ pub struct Stats {
     /// Documents an interrupted ingest left half-changed; the next ingest settles them.
     pub interrupted_documents: usize,
     pub optimize_pending: bool,
+    /// Documents per level.
+    pub classifications: BTreeMap<String, usize>,
+    /// Documents that stated no level, nor did their folder: they took their domain's
+    /// default (`ingest.default_classification`, else `public`).
+    pub classification_defaulted: usize,
+}
+
+/// What a caller may know of the indexes' size: only what it could read.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct VisibleStats {
+    /// The clearance the counts are within.
+    pub clearance: zhiku_core::Classification,
+    pub documents: usize,
+    pub chunks: usize,
+    /// Documents per domain.
+    pub domains: BTreeMap<String, usize>,
 }
 
 /// What `/readyz` reports.
@@ -173,7 +224,7 @@ pub struct Engine {
     /// The mini-program's WeChat credentials, when its door is open.
     pub(crate) wechat: Option<zhiku_wechat::WeChat>,
     /// One ingest at a time (the manifest and the intent file are the data directory's).
-    ingesting: tokio::sync::Mutex<()>,
+    ingesting: Arc<tokio::sync::Mutex<()>>,
 }
 
 impl Engine {
@@ -183,6 +234,7 @@ impl Engine {
 
     /// The engine on the data directory `dir` (eval and bench use scratch ones).
     pub async fn open_at(dir: PathBuf, config: Config) -> Result<Self, EngineError> {
+        crate::accounts::check_web_config(&config)?;
         let embedder = Arc::new(Embedder::load(&config.embedding)?);
         let indexes = IndexSet::open(&dir, &config).await?;
         let store = open_store(&config, &dir).await?;
@@ -196,7 +248,7 @@ impl Engine {
         let audit = crate::privacy::open_audit(&config, &store).await?;
         let redactor = crate::privacy::redactor(&config)?;
         let wechat = crate::tourists::wechat_client(&config);
-        Ok(Self {
+        let engine = Self {
             wechat,
             config,
             embedder,
@@ -206,8 +258,10 @@ impl Engine {
             store,
             audit,
             redactor,
-            ingesting: tokio::sync::Mutex::new(()),
-        })
+            ingesting: Arc::new(tokio::sync::Mutex::new(())),
+        };
+        engine.record_interrupted_ingest().await?;
+        Ok(engine)
     }
 
     /// Removes a scratch engine's indexes and data directory (eval, bench).
@@ -304,10 +358,17 @@ impl Engine {
         let query = self.redact(query).text;
         let query = self.check_query(&query)?;
         let filter = self.scope(caller, narrowing)?;
-        Ok(self
+        let results = self
             .retriever_for(&filter)
             .search(query, &filter, k.clamp(1, 100), mode)
-            .await?)
+            .await?;
+        let read = results.hits.iter().map(|h| {
+            let c = &h.chunk;
+            (c.doc_id.as_str(), c.title.as_str(), c.domain.as_str())
+        });
+        self.audit_reading(caller, "search", Some(query), read)
+            .await?;
+        Ok(results)
     }
 
     /// Answers one question, sending events to `on_event` as the answer forms.
@@ -341,6 +402,19 @@ impl Engine {
                     .collect(),
             ),
             History::Stored(None) => {
+                if caller.is_anonymous() {
+                    // Nobody can list or delete a guest's conversations: they expire instead,
+                    // swept whenever a guest starts a new one.
+                    let hours = self.config.server.anonymous_conversation_hours;
+                    let ttl_ms = i64::try_from(hours.saturating_mul(3_600_000)).unwrap_or(i64::MAX);
+                    let now_ms = jiff::Timestamp::now().as_millisecond();
+                    self.store
+                        .delete_idle_conversations(
+                            caller.principal(),
+                            now_ms.saturating_sub(ttl_ms),
+                        )
+                        .await?;
+                }
                 let c = self
                     .store
                     .create_conversation(caller.principal(), caller.channel().as_str())
@@ -349,13 +423,16 @@ impl Engine {
             }
             History::Stored(Some(id)) => {
                 self.owned_conversation(caller, &id).await?;
-                let turns = self
+                let stored = self
                     .store
                     .turns(&id, self.config.agent.history_turns)
+                    .await?;
+                let turns = self
+                    .shown_turns(caller, stored)
                     .await?
                     .into_iter()
-                    .filter(|t| visible(t, caller))
-                    .filter_map(|t| {
+                    .filter(|(_, _, shown)| *shown)
+                    .filter_map(|(t, _, _)| {
                         Some(Turn {
                             question: t.question?,
                             standalone: t.standalone.unwrap_or_default(),
@@ -426,6 +503,12 @@ impl Engine {
             };
             answer.turn = Some(self.store.append_turn(id, &turn).await?);
         }
+        let read = answer
+            .citations
+            .iter()
+            .map(|c| (c.doc_id.as_str(), c.title.as_str(), c.domain.as_str()));
+        self.audit_reading(caller, "ask", Some(&question), read)
+            .await?;
         Ok(answer)
     }
 
@@ -437,6 +520,18 @@ impl Engine {
         paths: &[PathBuf],
         opts: &IngestOptions,
     ) -> Result<IngestReport, EngineError> {
+        let slot = self.begin_ingest(caller, &paths_text(paths)).await?;
+        self.ingest_in(slot, caller, paths, opts).await
+    }
+
+    /// Takes the one ingest slot for `caller` (an administrator, on a server that writes), and
+    /// records in the audit trail that an ingest of `what` started. Take it before touching
+    /// anything an ingest reads (an upload's files), so a refused ingest changes nothing.
+    pub async fn begin_ingest(
+        &self,
+        caller: &Caller,
+        what: &str,
+    ) -> Result<IngestSlot, EngineError> {
         if !caller.is_admin() {
             return Err(EngineError::Forbidden(
                 "ingest needs an administrator's credentials".into(),
@@ -449,33 +544,133 @@ impl Engine {
                     .into(),
             ));
         }
-        let Ok(_one_at_a_time) = self.ingesting.try_lock() else {
+        // A full or read-only disk refuses the ingest before anything, its record included,
+        // is written.
+        self.indexes.ensure_room()?;
+        let Ok(guard) = Arc::clone(&self.ingesting).try_lock_owned() else {
             return Err(EngineError::Index(zhiku_index::IndexError::Busy(
                 self.indexes.dir.clone(),
             )));
         };
+        let mut entry = ingest_entry(caller, Outcome::Success);
+        entry.outcome_desc = format!("started: {what}");
+        let started = self.audit(&entry).await?;
+        // Removed when the ingest ends; found at the next open if the process died first.
+        let marker = self.indexes.dir.join(INGEST_MARKER);
+        std::fs::write(&marker, format!("{started}\n{what}\n")).map_err(|e| {
+            EngineError::NotConfigured(format!("cannot write {}: {e}", marker.display()))
+        })?;
+        Ok(IngestSlot {
+            _one_at_a_time: guard,
+            marker,
+        })
+    }
+
+    /// Runs an ingest in the slot [`Engine::begin_ingest`] gave, and records its outcome in the
+    /// audit trail, failures included.
+    pub async fn ingest_in(
+        &self,
+        slot: IngestSlot,
+        caller: &Caller,
+        paths: &[PathBuf],
+        opts: &IngestOptions,
+    ) -> Result<IngestReport, EngineError> {
         let ingestor = Ingestor {
             registry: &self.registry,
             indexes: &self.indexes,
             embedder: &self.embedder,
             config: &self.config.ingest,
         };
-        let report = ingestor.run(paths, opts).await?;
+        let result = ingestor.run(paths, opts).await.map_err(EngineError::from);
+        let mut entry = match &result {
+            Ok(report) => {
+                let mut entry = ingest_entry(caller, Outcome::Success);
+                entry.outcome_desc = format!(
+                    "files={} written={} removed={} problems={}",
+                    report.files,
+                    report.written,
+                    report.removed,
+                    report.issues.len()
+                );
+                entry
+            }
+            Err(e) => {
+                let outcome = if e.kind() == ErrorKind::Invalid {
+                    Outcome::MinorFailure
+                } else {
+                    Outcome::SeriousFailure
+                };
+                let mut entry = ingest_entry(caller, outcome);
+                entry.outcome_desc = format!("failed: {}", e.code());
+                entry
+            }
+        };
+        entry.outcome_desc = format!("ended: {}", entry.outcome_desc);
+        self.audit(&entry).await?;
+        drop(slot);
+        result
+    }
+
+    /// Gives up an ingest slot before the ingest ran (its upload could not be written), and
+    /// records that the ingest ended with `error`.
+    pub async fn abandon_ingest(
+        &self,
+        slot: IngestSlot,
+        caller: &Caller,
+        error: &str,
+    ) -> Result<(), EngineError> {
+        let mut entry = ingest_entry(caller, Outcome::SeriousFailure);
+        entry.outcome_desc = format!("ended: failed: {error}");
+        self.audit(&entry).await?;
+        drop(slot);
+        Ok(())
+    }
+
+    /// Records an ingest that started and never ended (the process was killed) as
+    /// interrupted, once: called when the engine opens.
+    async fn record_interrupted_ingest(&self) -> Result<(), EngineError> {
+        let marker = self.indexes.dir.join(INGEST_MARKER);
+        let Ok(text) = std::fs::read_to_string(&marker) else {
+            return Ok(());
+        };
+        let mut lines = text.lines();
+        let started = lines.next().unwrap_or_default().trim().to_string();
+        let what = lines.next().unwrap_or_default().to_string();
         let mut entry = zhiku_audit::AuditEntry::new("ingest", zhiku_audit::Action::Update);
-        entry.agent = crate::privacy::audit_agent(caller);
+        entry.agent =
+            crate::privacy::audit_agent(&Caller::operator(zhiku_core::Classification::Restricted));
+        entry.outcome = Outcome::SeriousFailure;
         entry.outcome_desc = format!(
-            "files={} written={} removed={} problems={}",
-            report.files,
-            report.written,
-            report.removed,
-            report.issues.len()
+            "interrupted: the ingest recorded as #{started} ({what}) never ended; \
+             the next ingest of the same files completes it"
         );
         self.audit(&entry).await?;
-        Ok(report)
+        let _ = std::fs::remove_file(&marker);
+        Ok(())
     }
 
     pub async fn stats(&self) -> Result<Stats, EngineError> {
         stats_of(&self.indexes).await
+    }
+
+    /// What the indexes hold that `caller` may read: documents and passages at or below its
+    /// clearance, in the domains it may use. Nothing above its clearance is counted, so a count
+    /// tells a caller nothing about material it may not see.
+    pub fn visible_stats(&self, caller: &Caller) -> Result<VisibleStats, EngineError> {
+        let manifest = zhiku_ingest::Manifest::load(&self.indexes.dir)?;
+        let mut stats = VisibleStats {
+            clearance: caller.clearance(),
+            ..VisibleStats::default()
+        };
+        for entry in manifest.documents.values() {
+            if entry.classification > caller.clearance() || !caller.may_use(&entry.domain) {
+                continue;
+            }
+            stats.documents += 1;
+            stats.chunks += entry.chunks.len();
+            *stats.domains.entry(entry.domain.clone()).or_insert(0) += 1;
+        }
+        Ok(stats)
     }
 
     /// Places within `radius_m` of a point (and matching `filters`), nearest first, one per
@@ -572,6 +767,18 @@ pub async fn stats_of(indexes: &IndexSet) -> Result<Stats, EngineError> {
         vector_backend: indexes.vectors.backend_name(),
         keyword_backend: indexes.keyword.backend_name(),
         interrupted_documents: interrupted,
+        classifications: manifest
+            .documents
+            .values()
+            .fold(BTreeMap::new(), |mut by, d| {
+                *by.entry(d.classification.as_str().to_string()).or_insert(0) += 1;
+                by
+            }),
+        classification_defaulted: manifest
+            .documents
+            .values()
+            .filter(|d| d.classification_defaulted)
+            .count(),
         optimize_pending: manifest.optimize_pending,
     })
 }

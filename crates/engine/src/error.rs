@@ -103,6 +103,10 @@ impl EngineError {
             Self::Agent(e) if e.is_caller_error() => ErrorKind::Invalid,
             Self::Index(IndexError::Core(_)) => ErrorKind::Invalid,
             Self::Ingest(IngestError::PruneTooLarge { .. }) => ErrorKind::Invalid,
+            // A domain the registry does not know, an unparsable filter: the request's fault.
+            Self::Ingest(IngestError::Core(_)) => ErrorKind::Invalid,
+            // A stored key whose channel or clearance does not parse is refused, never guessed.
+            Self::Store(StoreError::Invalid { .. }) => ErrorKind::Unauthenticated,
             Self::Forbidden(_) | Self::WeChat(WeChatError::Blocked) => ErrorKind::Forbidden,
             Self::WeChat(WeChatError::InvalidCode) => ErrorKind::Unauthenticated,
             Self::WeChat(WeChatError::TooFrequent) => ErrorKind::RateLimited,
@@ -124,7 +128,9 @@ impl EngineError {
     /// A short stable name for the error, for machines (`unknown_domain`, `invalid_query`…).
     pub fn code(&self) -> &'static str {
         match self {
-            Self::Invalid(CoreError::UnknownDomain(_)) => "unknown_domain",
+            Self::Invalid(CoreError::UnknownDomain(_))
+            | Self::Ingest(IngestError::Core(CoreError::UnknownDomain(_))) => "unknown_domain",
+            Self::Store(StoreError::Invalid { .. }) => "key_misconfigured",
             Self::Invalid(CoreError::InvalidQuery(_)) => "invalid_query",
             Self::Invalid(CoreError::InvalidFilter(_)) => "invalid_filter",
             Self::Invalid(_) => "invalid_request",

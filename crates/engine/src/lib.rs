@@ -25,8 +25,9 @@ pub use conversations::ConversationItem;
 pub use documents::{DocumentView, DomainFacets, FacetValue};
 pub use domains::registry;
 pub use engine::{
-    discard, open_store, scratch_config, stats_of, uses_server, AskInput, ConversationView, Engine,
-    History, Readiness, Spot, Stats, TurnSources, TurnView,
+    discard, open_store, paths_text, scratch_config, stats_of, uses_server, AskInput,
+    ConversationView, Engine, History, IngestSlot, Readiness, Spot, Stats, TurnSources, TurnView,
+    VisibleStats,
 };
 pub use error::{EngineError, ErrorKind};
 pub use places::{

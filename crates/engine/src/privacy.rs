@@ -69,6 +69,47 @@ impl Engine {
         }
     }
 
+    /// Records that `caller` was given passages of an audited domain (medicine) through a
+    /// door other than the clinical one, which records its own requests: one record per
+    /// response, the same FHIR AuditEvent the clinical door writes, its subtype naming the
+    /// door (`api-search`, `web-ask`, `mini-program-document`, …). `read` lists the passages
+    /// given as (document id, title, domain); a response with none of an audited domain
+    /// records nothing. An error means the response must not be given.
+    pub async fn audit_reading<'a>(
+        &self,
+        caller: &Caller,
+        what: &str,
+        question: Option<&str>,
+        read: impl IntoIterator<Item = (&'a str, &'a str, &'a str)>,
+    ) -> Result<(), EngineError> {
+        if matches!(caller.channel(), Channel::Clinical | Channel::Terminal) {
+            return Ok(());
+        }
+        let mut documents: Vec<(String, String)> = Vec::new();
+        for (doc, title, domain) in read {
+            let audited = self.registry().get(domain).is_ok_and(|d| d.audited());
+            if audited && !documents.iter().any(|(d, _)| d == doc) {
+                documents.push((doc.to_string(), title.to_string()));
+            }
+        }
+        if documents.is_empty() {
+            return Ok(());
+        }
+        let mut entry = AuditEntry::new(
+            &format!("{}-{what}", caller.channel().as_str()),
+            zhiku_audit::Action::Execute,
+        );
+        entry.agent = audit_agent(caller);
+        entry.outcome_desc = "200".into();
+        if let Some(q) = question {
+            let redacted = self.redact(q);
+            entry.redactions = redacted.total();
+            entry.question = Some(redacted.text);
+        }
+        entry.documents = documents;
+        self.audit(&entry).await.map(|_| ())
+    }
+
     pub fn audit_trail(&self) -> &AuditTrail {
         &self.audit
     }

@@ -193,7 +193,11 @@ impl Engine {
         tourist: &Tourist,
         preferences: Preferences,
     ) -> Result<Preferences, EngineError> {
-        let p = preferences.checked()?;
+        let mut p = preferences.checked()?;
+        // Free text that is stored: no identifiers in it, as in every other stored text.
+        for interest in &mut p.interests {
+            *interest = self.redact(interest).text;
+        }
         let json = serde_json::to_string(&p).map_err(|e| invalid(&e.to_string()))?;
         self.store
             .set_mp_preferences(&tourist.user_hash, &json)

@@ -36,6 +36,18 @@ pub struct DocEntry {
     /// Absolute path of the source file when it was ingested: what `--prune` checks.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub file: Option<PathBuf>,
+    /// The document's level, so counts can be given within a caller's clearance. Entries
+    /// written before it was kept read as `restricted`: counted only for those who may see
+    /// everything, until the document is next written.
+    #[serde(default = "most_restricted")]
+    pub classification: zhiku_core::Classification,
+    /// The document stated no level, nor did its folder: it took its domain's default.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub classification_defaulted: bool,
+}
+
+fn most_restricted() -> zhiku_core::Classification {
+    zhiku_core::Classification::Restricted
 }
 
 #[derive(Debug, Default, Serialize, Deserialize)]

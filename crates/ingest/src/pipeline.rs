@@ -76,6 +76,8 @@ struct Loaded {
     docs: Vec<(Document, PathBuf)>,
     /// Files that loaded without a problem.
     clean: HashSet<PathBuf>,
+    /// Documents whose level is their domain's default: neither they nor their folder said.
+    defaulted: HashSet<String>,
 }
 
 /// A document to write: the document, its hash, its chunks and its file.
@@ -127,6 +129,7 @@ impl Ingestor<'_> {
         let mut loaded = Loaded {
             docs: Vec::new(),
             clean: HashSet::new(),
+            defaulted: HashSet::new(),
         };
         let mut seen: HashSet<String> = HashSet::new();
         for root in roots {
@@ -151,7 +154,24 @@ impl Ingestor<'_> {
                 }
                 report.files += 1;
                 let problems_before = report.issues.len();
-                let file_defaults = defaults.for_file(&file, root, &mut report.issues);
+                let Some(mut file_defaults) = defaults.for_file(&file, root, &mut report.issues)
+                else {
+                    report.issues.push(LoadIssue {
+                        path: shown.clone(),
+                        line: None,
+                        message: "not ingested: the _defaults.yaml of its folder has a problem"
+                            .into(),
+                    });
+                    continue;
+                };
+                if !file_defaults.classification_stated {
+                    file_defaults.classification = self
+                        .config
+                        .default_classification
+                        .get(domain.name())
+                        .copied()
+                        .unwrap_or_default();
+                }
                 let file_docs = domain.load(&file, &shown, &file_defaults);
                 report.issues.extend(file_docs.issues);
                 for doc in file_docs.documents {
@@ -162,6 +182,9 @@ impl Ingestor<'_> {
                             message: format!("duplicate document id {:?}; skipped", doc.id),
                         });
                         continue;
+                    }
+                    if !doc.classification_stated && !file_defaults.classification_stated {
+                        loaded.defaulted.insert(doc.id.clone());
                     }
                     loaded.docs.push((doc, path.clone()));
                 }
@@ -207,13 +230,20 @@ impl Ingestor<'_> {
         let t = Instant::now();
         let chunker = Chunker::new(self.embedder, self.config).map_err(IngestError::Config)?;
         let mut todo: Vec<Pending> = Vec::new();
+        let mut levels_learned = false;
         for (doc, file) in &loaded.docs {
             let hash = doc.content_hash(chunker.signature());
-            if manifest
+            if let Some(entry) = manifest
                 .documents
-                .get(&doc.id)
-                .is_some_and(|e| e.hash == hash)
+                .get_mut(&doc.id)
+                .filter(|e| e.hash == hash)
             {
+                // A manifest from before levels were kept learns this one without a rewrite.
+                let defaulted = loaded.defaulted.contains(&doc.id);
+                levels_learned |= entry.classification != doc.classification
+                    || entry.classification_defaulted != defaulted;
+                entry.classification = doc.classification;
+                entry.classification_defaulted = defaulted;
                 report.unchanged += 1;
                 continue;
             }
@@ -221,6 +251,9 @@ impl Ingestor<'_> {
             todo.push((doc.clone(), hash, chunks, file.clone()));
         }
         report.chunk_s = t.elapsed().as_secs_f64();
+        if levels_learned {
+            manifest.save()?;
+        }
 
         // Decided before anything is written, so that a refused prune changes nothing.
         let gone = if opts.prune {
@@ -239,7 +272,8 @@ impl Ingestor<'_> {
             batch_chunks += item.2.len();
             batch.push(item);
             if batch_chunks >= self.config.commit_every_chunks || todo.peek().is_none() {
-                self.write_batch(std::mem::take(&mut batch), &mut manifest, &mut report)
+                let written = std::mem::take(&mut batch);
+                self.write_batch(written, &loaded.defaulted, &mut manifest, &mut report)
                     .await?;
                 bar.inc(batch_chunks as u64);
                 if bar.is_hidden() {
@@ -362,6 +396,7 @@ impl Ingestor<'_> {
     async fn write_batch(
         &self,
         batch: Vec<Pending>,
+        defaulted: &HashSet<String>,
         manifest: &mut Manifest,
         report: &mut IngestReport,
     ) -> Result<(), IngestError> {
@@ -411,6 +446,8 @@ impl Ingestor<'_> {
                     domain: doc.domain.clone(),
                     chunks: chunks.iter().map(|c| c.id.clone()).collect(),
                     file: Some(file),
+                    classification: doc.classification,
+                    classification_defaulted: defaulted.contains(&doc.id),
                 },
             );
         }

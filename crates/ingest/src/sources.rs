@@ -164,6 +164,8 @@ mod tests {
                     domain: "general".into(),
                     chunks: Vec::new(),
                     file: Some(base.join(f)),
+                    classification: zhiku_core::Classification::Public,
+                    classification_defaulted: false,
                 },
             );
         }

@@ -71,67 +71,100 @@ pub fn files_under(root: &Path) -> (Vec<PathBuf>, Vec<LoadIssue>) {
 /// classification and default metadata of documents that do not state their own.
 #[derive(Default)]
 pub struct FolderDefaults {
-    cache: HashMap<PathBuf, Option<LoadDefaults>>,
+    cache: HashMap<PathBuf, Folder>,
+}
+
+/// What one folder's `_defaults.yaml` says.
+#[derive(Clone)]
+enum Folder {
+    /// There is none: look further up.
+    Silent,
+    Says(LoadDefaults),
+    /// There is one and it has a problem (reported once): the files below it are not
+    /// ingested, since they would otherwise take a level their folder did not mean.
+    Broken,
 }
 
 impl FolderDefaults {
+    /// The defaults for `file`, or `None` when the `_defaults.yaml` that governs it has a
+    /// problem (reported in `issues`), in which case the file must not be ingested.
     pub fn for_file(
         &mut self,
         file: &Path,
         root: &Path,
         issues: &mut Vec<LoadIssue>,
-    ) -> LoadDefaults {
+    ) -> Option<LoadDefaults> {
         let mut dir = file.parent();
         while let Some(d) = dir {
-            if let Some(c) = self.read(d, issues) {
-                return c;
+            match self.read(d, issues) {
+                Folder::Says(defaults) => return Some(defaults),
+                Folder::Broken => return None,
+                Folder::Silent => {}
             }
             if d == root || !d.starts_with(root) {
                 break;
             }
             dir = d.parent();
         }
-        LoadDefaults::default()
+        Some(LoadDefaults::default())
     }
 
-    fn read(&mut self, dir: &Path, issues: &mut Vec<LoadIssue>) -> Option<LoadDefaults> {
+    fn read(&mut self, dir: &Path, issues: &mut Vec<LoadIssue>) -> Folder {
         if let Some(c) = self.cache.get(dir) {
             return c.clone();
         }
         let path = dir.join("_defaults.yaml");
         let shown = path.display().to_string();
-        let problem = |message: String| LoadIssue {
+        let problem = |line: Option<usize>, message: String| LoadIssue {
             path: shown.clone(),
-            line: None,
-            message,
+            line,
+            message: format!("{message}; the files below this folder are not ingested"),
         };
-        let value = std::fs::read_to_string(&path).ok().and_then(|text| {
-            let map = match serde_yaml::from_str::<serde_json::Value>(&text) {
-                Ok(serde_json::Value::Object(map)) => map,
+        let folder = match std::fs::read_to_string(&path) {
+            Err(_) => Folder::Silent,
+            Ok(text) => match serde_yaml::from_str::<serde_json::Value>(&text) {
+                Ok(serde_json::Value::Object(map)) => {
+                    match zhiku_loaders::stated_classification(&map) {
+                        Err(e) => {
+                            let line = text
+                                .lines()
+                                .position(|l| {
+                                    l.split_once(':').is_some_and(|(k, _)| {
+                                        zhiku_loaders::is_classification_key(k)
+                                    })
+                                })
+                                .map(|i| i + 1);
+                            issues.push(problem(line, e));
+                            Folder::Broken
+                        }
+                        Ok(level) => {
+                            let mut defaults = LoadDefaults::default();
+                            defaults.classification = level.unwrap_or_default();
+                            defaults.classification_stated = level.is_some();
+                            for (k, v) in map {
+                                if zhiku_loaders::is_classification_key(&k) {
+                                    continue;
+                                }
+                                if let Some(v) = scalar_text(&v) {
+                                    defaults.metadata.insert(k, v);
+                                }
+                            }
+                            Folder::Says(defaults)
+                        }
+                    }
+                }
                 Ok(_) => {
-                    issues.push(problem("expected a mapping of keys to values".into()));
-                    return None;
+                    issues.push(problem(None, "expected a mapping of keys to values".into()));
+                    Folder::Broken
                 }
                 Err(e) => {
-                    issues.push(problem(format!("not valid YAML: {e}")));
-                    return None;
+                    let line = e.location().map(|l| l.line());
+                    issues.push(problem(line, format!("not valid YAML: {e}")));
+                    Folder::Broken
                 }
-            };
-            let mut defaults = LoadDefaults::default();
-            for (k, v) in map {
-                let Some(v) = scalar_text(&v) else { continue };
-                if k == "classification" {
-                    match v.parse() {
-                        Ok(c) => defaults.classification = c,
-                        Err(e) => issues.push(problem(e)),
-                    }
-                } else {
-                    defaults.metadata.insert(k, v);
-                }
-            }
-            Some(defaults)
-        });
-        self.cache.insert(dir.to_path_buf(), value.clone());
-        value
+            },
+        };
+        self.cache.insert(dir.to_path_buf(), folder.clone());
+        folder
     }
 }

@@ -87,6 +87,7 @@ mod tests {
             text: text.into(),
             lang: None,
             classification: Default::default(),
+            classification_stated: false,
             metadata: Default::default(),
             location: None,
             sections: sections

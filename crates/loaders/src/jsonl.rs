@@ -1,6 +1,6 @@
 use std::path::Path;
 
-use zhiku_core::{Classification, Document, LoadDefaults, LoadIssue, LoadedFile, SourceRef};
+use zhiku_core::{Document, LoadDefaults, LoadIssue, LoadedFile, SourceRef};
 
 use super::{issue, scalar_text};
 
@@ -55,21 +55,20 @@ pub fn load_jsonl(path: &Path, display: &str, domain: &str, defaults: &LoadDefau
             issues.push(issue(display, Some(line), "record has no \"text\" field"));
             continue;
         };
-        let classification = match get("classification").map(|c| c.parse::<Classification>()) {
-            Some(Ok(c)) => c,
-            Some(Err(e)) => {
+        let stated = match crate::stated_classification(&value) {
+            Ok(c) => c,
+            Err(e) => {
                 issues.push(issue(display, Some(line), e));
                 continue;
             }
-            None => defaults.classification,
         };
         let mut metadata: std::collections::BTreeMap<String, String> = value
             .iter()
             .filter(|(k, _)| {
                 !matches!(
                     k.as_str(),
-                    "id" | "title" | "text" | "body" | "content" | "lang" | "classification"
-                )
+                    "id" | "title" | "text" | "body" | "content" | "lang"
+                ) && !crate::is_classification_key(k)
             })
             .filter_map(|(k, v)| scalar_text(v).map(|t| (k.clone(), t)))
             .collect();
@@ -80,7 +79,8 @@ pub fn load_jsonl(path: &Path, display: &str, domain: &str, defaults: &LoadDefau
             title: get("title").unwrap_or_default(),
             text,
             lang: get("lang"),
-            classification,
+            classification: stated.unwrap_or(defaults.classification),
+            classification_stated: stated.is_some(),
             metadata,
             location: None,
             sections: Vec::new(),

@@ -69,6 +69,7 @@ pub fn file_document(
         text,
         lang: None,
         classification: defaults.classification,
+        classification_stated: false,
         metadata: defaults.metadata.clone(),
         location: None,
         sections: Vec::new(),
@@ -86,6 +87,52 @@ pub fn extension(path: &Path) -> String {
         .and_then(|e| e.to_str())
         .unwrap_or("")
         .to_ascii_lowercase()
+}
+
+/// Whether a field name is `classification` in any case: such a key is never metadata.
+pub fn is_classification_key(key: &str) -> bool {
+    key.trim().eq_ignore_ascii_case("classification")
+}
+
+/// The classification a record or front matter states, read so that a mistake fails closed:
+/// the key must be `classification` exactly (`Classification:` is an error, not metadata),
+/// and its value one level name
+/// (`public`, `internal`, `restricted`, or 公开, 内部, 受限). `Ok(None)`: no such key, so the
+/// folder's default applies. `Err`: a key whose value is empty, null, a list, a number or not
+/// a level; the caller reports it and leaves the document out rather than guess a level.
+pub fn stated_classification(
+    fields: &serde_json::Map<String, serde_json::Value>,
+) -> Result<Option<zhiku_core::Classification>, String> {
+    let mut stated = None;
+    for (key, value) in fields.iter().filter(|(k, _)| is_classification_key(k)) {
+        if key != "classification" {
+            return Err(format!(
+                "{key:?} is not a key this file may use for the level: write `classification` \
+                 (lower case); the document is not indexed until it does"
+            ));
+        }
+        let level = match value {
+            serde_json::Value::String(s) if !s.trim().is_empty() => s.parse()?,
+            other => {
+                let shown = match other {
+                    serde_json::Value::Null => "empty".to_string(),
+                    serde_json::Value::String(_) => "empty".to_string(),
+                    v => format!("{v}"),
+                };
+                return Err(format!(
+                    "{key:?} is {shown}: write one of public, internal or restricted \
+                     (the document is not indexed until it says which)"
+                ));
+            }
+        };
+        if stated.is_some_and(|earlier| earlier != level) {
+            return Err(format!(
+                "two classification keys disagree ({key:?} says {level}); keep one"
+            ));
+        }
+        stated = Some(level);
+    }
+    Ok(stated)
 }
 
 /// A YAML/JSON scalar as metadata text; lists become comma-separated text.

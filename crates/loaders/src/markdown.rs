@@ -54,7 +54,12 @@ pub fn split_front_matter(text: &str) -> Result<(FrontMatter, usize), (usize, St
         raw: raw.clone(),
         ..Default::default()
     };
+    fm.classification =
+        crate::stated_classification(&raw).map_err(|e| (classification_line(yaml), e))?;
     for (k, v) in raw {
+        if crate::is_classification_key(&k) {
+            continue;
+        }
         let Some(text) = scalar_text(&v) else {
             continue;
         };
@@ -62,15 +67,22 @@ pub fn split_front_matter(text: &str) -> Result<(FrontMatter, usize), (usize, St
             "id" => fm.id = Some(text),
             "title" => fm.title = Some(text),
             "lang" | "language" => fm.lang = Some(text),
-            "classification" => {
-                fm.classification = Some(text.parse().map_err(|e: String| (2, e))?);
-            }
             _ => {
                 fm.metadata.insert(k, text);
             }
         }
     }
     Ok((fm, head + body_start))
+}
+
+/// The file line of the front matter's classification key (the opening `---` is line 1).
+fn classification_line(yaml: &str) -> usize {
+    yaml.lines()
+        .position(|l| {
+            l.split_once(':')
+                .is_some_and(|(k, _)| crate::is_classification_key(k.trim_matches(['"', '\''])))
+        })
+        .map_or(2, |i| i + 2)
 }
 
 /// First `# ` heading of a Markdown body.
@@ -126,6 +138,7 @@ pub fn load_markdown(
         text: body.to_string(),
         lang: fm.lang.clone(),
         classification: fm.classification.unwrap_or(defaults.classification),
+        classification_stated: fm.classification.is_some(),
         metadata,
         location: None,
         sections: Vec::new(),

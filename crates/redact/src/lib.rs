@@ -10,6 +10,10 @@
 //! numbered per kind in order of first appearance, so a value repeated in the question keeps
 //! one placeholder and the model can still tell that two mentions are the same.
 //!
+//! Each detector also runs on the text folded to ASCII (NFKC) and with the separators
+//! between digits removed, so `１３８１２３４５６７８` and `138.1234.5678` are found too; matches
+//! map back onto the characters as typed.
+//!
 //! Every form is anchored on something clinical numbers lack (a checksum, a label, a `+`, a
 //! trunk `0`), so doses, lab values, years, guideline sections, blood pressures and
 //! admission dates stay: a question stripped of them cannot be answered. Each module says
@@ -21,6 +25,7 @@ mod phone;
 mod record;
 mod resident_id;
 mod scan;
+mod views;
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -28,6 +33,7 @@ use regex::Regex;
 use serde::Serialize;
 
 use scan::Candidate;
+use views::View;
 
 /// A kind of patient identifier.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -131,16 +137,37 @@ impl Redactor {
         })
     }
 
-    /// Replaces every identifier found in `text`.
+    /// Replaces every identifier found in `text`, in whatever width or grouping it is
+    /// written (see the `views` module).
     pub fn redact(&self, text: &str) -> Redacted {
+        let mut candidates = self.find(text, false);
+        let folded = View::folded(text);
+        let joined = folded.joined();
+        for (view, is_joined) in [(folded, false), (joined, true)] {
+            if view.same_as(text) {
+                continue;
+            }
+            let found = self.find(&view.text, is_joined);
+            candidates.extend(found.into_iter().filter_map(|c| view.to_original(c)));
+        }
+        replace(text, select(candidates))
+    }
+
+    /// Every detector's candidates in one view of the text. In a view whose digit groups were
+    /// joined, phones are looked for only as Chinese mobiles (see `phone::find_mobile`).
+    fn find(&self, text: &str, joined: bool) -> Vec<Candidate> {
         let mut candidates = Vec::new();
         resident_id::find(text, &mut candidates);
-        phone::find(text, &mut candidates);
+        if joined {
+            phone::find_mobile(text, &mut candidates);
+        } else {
+            phone::find(text, &mut candidates);
+        }
         record::find(text, &mut candidates);
         record::find_configured(&self.record_patterns, text, &mut candidates);
         email::find(text, &mut candidates);
         birth_date::find(text, &mut candidates);
-        replace(text, select(candidates))
+        candidates
     }
 }
 

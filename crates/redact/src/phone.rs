@@ -49,10 +49,7 @@ static INTERNATIONAL: LazyLock<Regex> = LazyLock::new(|| {
 });
 
 pub(crate) fn find(text: &str, out: &mut Vec<Candidate>) {
-    for_each_match(&MOBILE, text, |caps| {
-        caps.get(0)
-            .is_some_and(|m| accept(text, m.start(), m.end(), out))
-    });
+    find_mobile(text, out);
     for_each_match(&LANDLINE, text, |caps| {
         caps.get(0).is_some_and(|m| {
             // A zero after `.` or `,` belongs to a larger number (`1.05 2345 6789`).
@@ -71,6 +68,16 @@ pub(crate) fn find(text: &str, out: &mut Vec<Candidate>) {
                 && international_len(m.as_str())
                     .is_some_and(|len| accept(text, m.start(), m.start() + len, out))
         })
+    });
+}
+
+/// Chinese mobiles alone: the one form anchored well enough (`1[3-9]`, exactly 11 digits) to
+/// be looked for in text whose digit groups were joined, where the looser international forms
+/// would take a list of doses (`+5 10 20 30 40`) for a number.
+pub(crate) fn find_mobile(text: &str, out: &mut Vec<Candidate>) {
+    for_each_match(&MOBILE, text, |caps| {
+        caps.get(0)
+            .is_some_and(|m| accept(text, m.start(), m.end(), out))
     });
 }
 

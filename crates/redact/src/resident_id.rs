@@ -4,6 +4,11 @@
 //! A run of 18 digits is common in clinical text only as an ID number, but to keep order
 //! numbers and the like out, a candidate must carry a valid ISO 7064 MOD 11-2 check
 //! character and a real birth date in positions 7–14.
+//!
+//! First-generation cards (issued until 2004, some still on record) carry 15 digits: the
+//! same area code, a two-digit-year birth date and a sequence number, with no check
+//! character. With nothing to verify, a 15-digit number is taken only when an ID label
+//! (`身份证`, `证件号`, `ID card`, …) comes shortly before it and its date is real.
 
 use std::sync::LazyLock;
 
@@ -21,7 +26,44 @@ const WEIGHTS: [u32; 17] = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2]
 /// The check character for each value of the weighted sum modulo 11.
 const CHECK: [u8; 11] = *b"10X98765432";
 
+/// The first-generation form: area code, `YYMMDD`, three digits.
+static RESIDENT_ID_15: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"[1-9]\d{5}[ \-]?\d{6}[ \-]?\d{3}").expect("15-digit ID regex is valid")
+});
+
+/// The labels that announce an ID number, looked for in the few characters before it.
+static ID_LABEL: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)身份证|证件号|身份号|(?:^|[^a-z])ID\s*(?:card|no\.?|number|#)|identity\s+(?:card|number)")
+        .expect("ID label regex is valid")
+});
+
+/// How far before a 15-digit number its label may stand, in bytes (about 8 CJK characters).
+const LABEL_REACH: usize = 24;
+
 pub(crate) fn find(text: &str, out: &mut Vec<Candidate>) {
+    for_each_match(&RESIDENT_ID_15, text, |caps| {
+        let Some(m) = caps.get(0) else {
+            return false;
+        };
+        let key = digits_key(m.as_str());
+        let mut from = m.start().saturating_sub(LABEL_REACH);
+        while !text.is_char_boundary(from) {
+            from -= 1;
+        }
+        let labelled = text
+            .get(from..m.start())
+            .is_some_and(|before| ID_LABEL.is_match(before));
+        if !labelled || !digit_bounded(text, m.start(), m.end()) || !is_valid_15(&key) {
+            return false;
+        }
+        out.push(Candidate::new(
+            IdentifierKind::ResidentId,
+            m.start(),
+            m.end(),
+            key,
+        ));
+        true
+    });
     for_each_match(&RESIDENT_ID, text, |caps| {
         let Some(m) = caps.get(0) else {
             return false;
@@ -64,6 +106,20 @@ pub(crate) fn is_valid(id: &str) -> bool {
     };
     let (year, month, day) = (number(6..10), number(10..12), number(12..14));
     (1900..=2100).contains(&year) && is_real_date(year, month, day)
+}
+
+/// Whether a 15-digit first-generation number has a real birth date (`19YYMMDD`).
+fn is_valid_15(id: &str) -> bool {
+    let bytes = id.as_bytes();
+    if bytes.len() != 15 || !bytes.iter().all(u8::is_ascii_digit) {
+        return false;
+    }
+    let number = |range: std::ops::Range<usize>| {
+        bytes[range]
+            .iter()
+            .fold(0u32, |n, b| n * 10 + u32::from(b - b'0'))
+    };
+    is_real_date(1900 + number(6..8), number(8..10), number(10..12))
 }
 
 /// Whether `year-month-day` exists in the Gregorian calendar.

@@ -9,7 +9,7 @@ use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::header;
 use axum::http::request::Parts;
 use axum_extra::extract::cookie::CookieJar;
-use zhiku_engine::{Caller, Channel, Classification, WebUser};
+use zhiku_engine::{Caller, Channel, WebUser};
 
 use crate::audited::AuditFacts;
 use crate::error::ApiError;
@@ -31,6 +31,7 @@ impl FromRequestParts<AppState> for Authed {
                 return Ok(Authed(state.engine.web_caller(&user)));
             }
             if state.engine.config().server.anonymous {
+                state.rate.check_anonymous(peer_ip(&parts.extensions))?;
                 return Ok(Authed(Caller::anonymous(Channel::Api)));
             }
             return Err(ApiError::unauthorized(
@@ -72,47 +73,82 @@ impl FromRequestParts<AppState> for Authed {
             };
             state.rate.check_key(&key.id, rate)?;
         }
-        let channel = match key.channel.as_str() {
-            "web" => Channel::Web,
-            "clinical" => Channel::Clinical,
-            "mini-program" => Channel::MiniProgram,
-            _ => Channel::Api,
-        };
-        let clearance: Classification = key.clearance.parse().unwrap_or(Classification::Public);
+        let door = door_of(parts.uri.path());
+        let mut channel = key.channel;
+        if channel == Channel::Clinical && door != CLINICAL_DOOR {
+            // A hospital system's key reads medicine at internal clearance: off the clinical
+            // door only where it was made for it (`--doors`), and then as an API caller, whose
+            // medicine readings the engine records.
+            if !key.doors.iter().any(|d| d == door) {
+                return Err(ApiError::new(
+                    axum::http::StatusCode::FORBIDDEN,
+                    "wrong_door",
+                    format!(
+                        "this clinical key is for /api/clinical and /cds-services; \
+                         a key for the {door} door is made with `zhiku keys add --doors {door}`"
+                    ),
+                ));
+            }
+            channel = Channel::Api;
+        }
         Ok(Authed(Caller::authenticated(
             format!("key:{}", key.id),
             channel,
-            clearance,
+            key.clearance,
             key.domains,
             key.admin,
         )))
     }
 }
 
-/// The `Authorization: Bearer <token>` a request carries, if any. An empty bearer token (what
-/// OpenAI clients send when the key field is left blank) counts as none.
-pub fn bearer_token(parts: &Parts) -> Result<Option<String>, ApiError> {
-    let header = parts
-        .headers
-        .get(header::AUTHORIZATION)
-        .map(|v| v.to_str().unwrap_or_default().trim().to_string());
-    match header.as_deref() {
-        None | Some("") => Ok(None),
-        Some(value) => {
-            let token = value
-                .strip_prefix("Bearer")
-                .or_else(|| value.strip_prefix("bearer"))
-                .filter(|rest| rest.is_empty() || rest.starts_with(' '))
-                .map(str::trim)
-                .ok_or_else(|| {
-                    ApiError::unauthorized(
-                        "invalid_credentials",
-                        "expected Authorization: Bearer <key>",
-                    )
-                })?;
-            Ok(Some(token.to_string()).filter(|t| !t.is_empty()))
-        }
+/// The clinical door's name among the doors.
+const CLINICAL_DOOR: &str = "clinical";
+
+/// The doors a clinical-channel key may be opened to with `zhiku keys add --doors`.
+pub const DOORS: [&str; 4] = ["api", "openai", "web", "mini-program"];
+
+/// Which door a request path belongs to.
+fn door_of(path: &str) -> &'static str {
+    if path.starts_with("/api/clinical/") || path.starts_with("/cds-services") {
+        CLINICAL_DOOR
+    } else if path.starts_with("/v1/chat/") || path == "/v1/models" {
+        "openai"
+    } else if path.starts_with("/api/mp/") {
+        "mini-program"
+    } else if path.starts_with("/auth/") || path == "/" || path.starts_with("/assets/") {
+        "web"
+    } else {
+        "api"
     }
+}
+
+/// The `Authorization: Bearer <token>` a request carries, if any. An empty bearer token (what
+/// OpenAI clients send when the key field is left blank) counts as none; any other header
+/// that is not `Bearer <token>` in visible ASCII (bytes that are not text, another scheme, a
+/// token with spaces) is refused with 401, never served as a guest.
+pub fn bearer_token(parts: &Parts) -> Result<Option<String>, ApiError> {
+    let Some(header) = parts.headers.get(header::AUTHORIZATION) else {
+        return Ok(None);
+    };
+    let malformed = || {
+        ApiError::unauthorized(
+            "invalid_credentials",
+            "expected Authorization: Bearer <key>",
+        )
+    };
+    let value = header.to_str().map_err(|_| malformed())?.trim();
+    if value.is_empty() {
+        return Ok(None);
+    }
+    let (scheme, token) = value.split_once(' ').unwrap_or((value, ""));
+    if !scheme.eq_ignore_ascii_case("bearer") {
+        return Err(malformed());
+    }
+    let token = token.trim();
+    if token.contains(|c: char| !c.is_ascii_graphic()) {
+        return Err(malformed());
+    }
+    Ok(Some(token.to_string()).filter(|t| !t.is_empty()))
 }
 
 /// A tourist of the mini-program, from the session token its login returned.
@@ -172,6 +208,11 @@ pub fn session_token(parts: &Parts) -> Option<String> {
 /// A cookie that no longer opens a session is a 401 (sign in again), never a silent fall back
 /// to anonymous: a teacher must not quietly become a guest.
 pub async fn web_user(parts: &Parts, state: &AppState) -> Result<Option<WebUser>, ApiError> {
+    let by_browser = session_token(parts).is_some()
+        || header_named(parts, &state.engine.config().web.trusted_user_header);
+    if by_browser {
+        same_origin(parts)?;
+    }
     if let Some(token) = session_token(parts) {
         return match state.engine.session_user(&token).await? {
             Some(user) => Ok(Some(user)),
@@ -205,6 +246,52 @@ pub async fn web_user(parts: &Parts, state: &AppState) -> Result<Option<WebUser>
         ApiError::bad_request("invalid_user_header", format!("{header_name} is not text"))
     })?;
     Ok(Some(state.engine.proxy_user(name).await?))
+}
+
+/// Whether the request carries the (configured, non-empty) header `name`.
+fn header_named(parts: &Parts, name: &str) -> bool {
+    let name = name.trim();
+    !name.is_empty() && parts.headers.contains_key(name)
+}
+
+/// A request that changes something on the strength of a browser's credentials (the session
+/// cookie, the proxy's user header) must come from this server's own page. Browsers say where
+/// a request comes from (`Sec-Fetch-Site`, else `Origin`), and a page on another site or
+/// another port of this one cannot forge either, so a form posted from elsewhere is refused
+/// with 403. Reads (GET, HEAD) change nothing and are let through; clients that send neither
+/// header (curl, scripts) are not browsers and carry no one else's cookie.
+pub fn same_origin(parts: &Parts) -> Result<(), ApiError> {
+    use axum::http::Method;
+    if matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS) {
+        return Ok(());
+    }
+    let refused = |from: &str| {
+        ApiError::new(
+            axum::http::StatusCode::FORBIDDEN,
+            "cross_origin",
+            format!("a request from {from} may not act with this site's sign-in: use the chat page itself"),
+        )
+    };
+    if let Some(site) = parts.headers.get("sec-fetch-site") {
+        return match site.to_str().unwrap_or_default() {
+            "same-origin" | "none" => Ok(()),
+            other => Err(refused(&format!("a {other} page"))),
+        };
+    }
+    let Some(origin) = parts.headers.get(header::ORIGIN) else {
+        return Ok(());
+    };
+    let origin = origin.to_str().unwrap_or_default();
+    let authority = origin.split_once("://").map(|(_, a)| a);
+    let host = parts
+        .headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .or_else(|| parts.uri.authority().map(|a| a.as_str()));
+    match (authority, host) {
+        (Some(a), Some(h)) if a.eq_ignore_ascii_case(h) => Ok(()),
+        _ => Err(refused(origin)),
+    }
 }
 
 impl FromRequestParts<AppState> for Admin {

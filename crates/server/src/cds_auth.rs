@@ -24,6 +24,11 @@ struct Claims {
     jti: String,
 }
 
+/// Clock difference tolerated between the EMR and this server, in seconds.
+const LEEWAY_S: u64 = 60;
+/// The longest a CDS client's token may live (CDS Hooks: `exp` at most 5 minutes ahead).
+const MAX_LIFETIME_S: i64 = 300;
+
 fn refused(message: impl Into<String>) -> ApiError {
     ApiError::unauthorized("invalid_cds_token", message)
 }
@@ -154,15 +159,36 @@ pub async fn authenticate(
     let mut validation = Validation::new(head.alg);
     validation.set_audience(audience);
     validation.set_issuer(&[client.iss.as_str()]);
-    validation.set_required_spec_claims(&["exp", "iss", "aud", "jti"]);
-    validation.leeway = 60;
+    // jsonwebtoken checks only exp, nbf, iss, aud and sub of these; `jti` is checked below.
+    validation.set_required_spec_claims(&["exp", "iss", "aud"]);
+    validation.validate_nbf = true;
+    validation.leeway = LEEWAY_S;
     let claims = jsonwebtoken::decode::<Claims>(token, &key, &validation)
         .map_err(|e| refused(format!("token refused: {e}")))?
         .claims;
+    if claims.jti.trim().is_empty() {
+        return Err(refused(
+            "the token's jti is empty: each token needs a unique jti",
+        ));
+    }
+    let now_s = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
+    if claims.exp > now_s.saturating_add(MAX_LIFETIME_S + LEEWAY_S as i64) {
+        return Err(refused(
+            "the token's exp is more than 5 minutes ahead (CDS Hooks: at most 5 minutes)",
+        ));
+    }
+    // Remembered until the token could no longer pass, leeway included: a token replayed
+    // within the leeway after its exp is still a replay.
+    let remembered_until_ms = claims
+        .exp
+        .saturating_add(LEEWAY_S as i64)
+        .saturating_mul(1000);
     let fresh = state
         .engine
         .store()
-        .use_token(&claims.iss, &claims.jti, claims.exp.saturating_mul(1000))
+        .use_token(&claims.iss, &claims.jti, remembered_until_ms)
         .await
         .map_err(|e| ApiError::from(zhiku_engine::EngineError::from(e)))?;
     if !fresh {

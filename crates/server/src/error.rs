@@ -2,7 +2,8 @@
 //! that says whose fault it is; request bodies are read here, bounded in size and time.
 
 use axum::body::Body;
-use axum::extract::{FromRequest, Request};
+use axum::extract::{FromRequest, FromRequestParts, Path, Request};
+use axum::http::request::Parts;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::de::DeserializeOwned;
@@ -116,6 +117,25 @@ impl From<EngineError> for ApiError {
             retry_after,
             ..Self::new(status, e.code(), e.to_string())
         }
+    }
+}
+
+/// A path parameter (`/v1/documents/{id}`): a segment that is not valid UTF-8 once decoded
+/// (`%FF`) is a JSON 400 `invalid_path`, like every other refusal, not axum's plain text.
+pub struct ApiPath<T>(pub T);
+
+impl<T, S> FromRequestParts<S> for ApiPath<T>
+where
+    T: DeserializeOwned + Send,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        Path::<T>::from_request_parts(parts, state)
+            .await
+            .map(|Path(value)| ApiPath(value))
+            .map_err(|e| ApiError::bad_request("invalid_path", e.body_text()))
     }
 }
 

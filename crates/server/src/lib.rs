@@ -9,6 +9,7 @@
 mod audited;
 mod auth;
 mod cds_auth;
+mod connections;
 mod error;
 mod metrics;
 mod openapi;
@@ -28,6 +29,7 @@ use tokio::sync::Semaphore;
 use tower_http::compression::CompressionLayer;
 use zhiku_engine::Engine;
 
+pub use auth::DOORS;
 pub use error::{ApiError, ErrorBody};
 pub use metrics::Metrics;
 pub use openapi::openapi_json;
@@ -83,12 +85,12 @@ impl AppState {
             max_history_messages: s.max_history_messages,
             log_questions: s.log_questions,
         };
-        let login_rate = engine.config().web.login_rate.trim();
-        let login_rate = (!login_rate.is_empty())
-            .then(|| login_rate.parse().ok())
-            .flatten();
+        // Both were parsed when the configuration loaded; empty means unlimited.
+        let parse_rate = |rate: &str| rate.trim().parse().ok();
+        let login_rate = parse_rate(&engine.config().web.login_rate);
+        let anonymous_rate = parse_rate(&s.anonymous_rate);
         Ok(Self {
-            rate: Arc::new(rate::RateLimiters::new(login_rate)),
+            rate: Arc::new(rate::RateLimiters::new(login_rate, anonymous_rate)),
             jwks: Arc::default(),
             answers: Arc::new(Semaphore::new(s.max_concurrent_answers)),
             metrics: Arc::new(Metrics::new()?),
@@ -191,44 +193,33 @@ pub async fn serve(
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
-    let grace = Duration::from_millis(engine.config().server.shutdown_grace_ms);
-    let tls = engine.config().server.tls.clone();
+    let server_config = engine.config().server.clone();
+    let grace = Duration::from_millis(server_config.shutdown_grace_ms);
+    let header_timeout = Duration::from_millis(server_config.header_timeout_ms);
     let app = router(AppState::new(engine)?).into_make_service_with_connect_info::<SocketAddr>();
-    if tls.enabled() {
-        let config = axum_server::tls_rustls::RustlsConfig::from_config(tls::server_config(&tls)?);
-        let handle = axum_server::Handle::new();
-        let stopping = handle.clone();
-        tokio::spawn(async move {
-            shutdown.await;
-            tracing::info!("shutting down: no new connections; requests in flight may finish");
-            stopping.graceful_shutdown(Some(grace));
-        });
-        axum_server::from_tcp_rustls(listener.into_std()?, config)?
-            .handle(handle)
-            .serve(app)
-            .await?;
-        return Ok(());
-    }
-    let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
-    let server = axum::serve(listener, app).with_graceful_shutdown(async move {
+    let handle = axum_server::Handle::new();
+    let stopping = handle.clone();
+    tokio::spawn(async move {
         shutdown.await;
         tracing::info!("shutting down: no new connections; requests in flight may finish");
-        let _ = stopping_tx.send(());
+        stopping.graceful_shutdown(Some(grace));
     });
-    let deadline = async move {
-        if stopping_rx.await.is_ok() {
-            tokio::time::sleep(grace).await;
-            tracing::warn!(
-                "shutdown grace of {} ms is over; closing what is still open",
-                grace.as_millis()
-            );
-        } else {
-            std::future::pending::<()>().await;
-        }
-    };
-    tokio::select! {
-        r = server => r?,
-        () = deadline => {}
+    let listener = listener.into_std()?;
+    let max = server_config.max_connections;
+    let tls = &server_config.tls;
+    if tls.enabled() {
+        let config = axum_server::tls_rustls::RustlsConfig::from_config(tls::server_config(tls)?);
+        let mut server = axum_server::from_tcp_rustls(listener, config)?
+            .map(|tls| connections::Limited::new(tls, max))
+            .handle(handle);
+        connections::bound(server.http_builder(), header_timeout);
+        server.serve(app).await?;
+    } else {
+        let mut server = axum_server::from_tcp(listener)?
+            .map(|plain| connections::Limited::new(plain, max))
+            .handle(handle);
+        connections::bound(server.http_builder(), header_timeout);
+        server.serve(app).await?;
     }
     Ok(())
 }

@@ -36,16 +36,36 @@ pub struct RateLimiters {
     /// fresh bucket).
     keys: Mutex<HashMap<String, (RateLimit, Arc<DefaultDirectRateLimiter>)>>,
     logins: Option<DefaultKeyedRateLimiter<IpAddr>>,
+    /// Per address, for callers without credentials.
+    anonymous: Option<DefaultKeyedRateLimiter<IpAddr>>,
 }
 
 impl RateLimiters {
-    pub fn new(login_rate: Option<RateLimit>) -> Self {
+    pub fn new(login_rate: Option<RateLimit>, anonymous_rate: Option<RateLimit>) -> Self {
         Self {
             keys: Mutex::default(),
             logins: login_rate
                 .and_then(quota)
                 .map(DefaultKeyedRateLimiter::keyed),
+            anonymous: anonymous_rate
+                .and_then(quota)
+                .map(DefaultKeyedRateLimiter::keyed),
         }
+    }
+
+    /// One request without credentials from `ip` (`None`: the address is unknown, as in
+    /// tests that call the router directly; such requests share one bucket).
+    pub fn check_anonymous(&self, ip: Option<IpAddr>) -> Result<(), ApiError> {
+        let Some(l) = &self.anonymous else {
+            return Ok(());
+        };
+        let ip = ip.unwrap_or(IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED));
+        l.check_key(&ip).map_err(|not_until| {
+            too_many(
+                not_until.wait_time_from(DefaultClock::default().now()),
+                "too many requests without credentials from this address: slow down, or use a key",
+            )
+        })
     }
 
     /// One request by key `id`, limited to `rate`.

@@ -34,13 +34,26 @@ fn now() -> i64 {
 
 /// A signed CDS client token.
 fn token(key: &KeyPair, kid: Option<&str>, iss: &str, aud: &str, exp: i64) -> String {
+    token_with(key, kid, iss, aud, exp, |_| {})
+}
+
+/// A signed CDS client token whose claims `edit` changes first.
+fn token_with(
+    key: &KeyPair,
+    kid: Option<&str>,
+    iss: &str,
+    aud: &str,
+    exp: i64,
+    edit: impl FnOnce(&mut Value),
+) -> String {
     let mut header = Header::new(Algorithm::ES384);
     header.kid = kid.map(str::to_string);
     header.jku = None;
-    let claims = json!({
+    let mut claims = json!({
         "iss": iss, "aud": aud, "exp": exp, "iat": now(),
         "jti": uuid::Uuid::new_v4().to_string(),
     });
+    edit(&mut claims);
     let signing = EncodingKey::from_ec_pem(key.serialize_pem().as_bytes()).unwrap();
     jsonwebtoken::encode(&header, &claims, &signing).unwrap()
 }
@@ -236,15 +249,17 @@ async fn an_emr_gets_guideline_cards_for_an_order_and_a_patient_and_none_when_no
         "the eGFR finding ranks first: {body:#}"
     );
     assert_eq!(top["indicator"], "warning", "{top}");
-    // The link opens the cited passage (with a key that may read it).
+    // The link opens the cited passage (with a key that may read it: a clinical key opened to
+    // the API door, where the reading is audited).
     let reader = running
         .engine
         .store()
         .create_key(&NewKey {
             name: "reader".into(),
-            channel: "clinical".into(),
-            clearance: "internal".into(),
+            channel: zhiku_core::Channel::Clinical,
+            clearance: zhiku_core::Classification::Internal,
             domains: Some(vec!["medicine".into()]),
+            doors: vec!["api".into()],
             ..NewKey::default()
         })
         .await
@@ -307,6 +322,26 @@ async fn an_emr_gets_guideline_cards_for_an_order_and_a_patient_and_none_when_no
     );
     let (st, body) = call(&url, "zhiku-order-select", Some(&once), &order).await;
     assert_eq!(st, 401, "replayed jti: {body}");
+    // Not yet valid, an empty jti, a life longer than the 5 minutes CDS Hooks allows.
+    let early = token_with(&emr_key, None, emr, &aud_order, now() + 300, |c| {
+        c["nbf"] = json!(now() + 600);
+    });
+    let (st, body) = call(&url, "zhiku-order-select", Some(&early), &order).await;
+    assert_eq!(st, 401, "nbf in the future: {body}");
+    let nameless = token_with(&emr_key, None, emr, &aud_order, now() + 300, |c| {
+        c["jti"] = json!("");
+    });
+    let (st, body) = call(&url, "zhiku-order-select", Some(&nameless), &order).await;
+    assert_eq!(st, 401, "empty jti: {body}");
+    let long_lived = token(&emr_key, None, emr, &aud_order, now() + 3600);
+    let (st, body) = call(&url, "zhiku-order-select", Some(&long_lived), &order).await;
+    assert_eq!(st, 401, "an hour-long token: {body}");
+    // Just expired but within the clock leeway: it passes once, and a replay is still caught.
+    let late = token(&emr_key, None, emr, &aud_order, now() - 10);
+    let (st, body) = call(&url, "zhiku-order-select", Some(&late), &order).await;
+    assert_eq!(st, 200, "within the leeway: {body}");
+    let (st, body) = call(&url, "zhiku-order-select", Some(&late), &order).await;
+    assert_eq!(st, 401, "a replay within the leeway: {body}");
     let stranger = token(
         &emr_key,
         None,

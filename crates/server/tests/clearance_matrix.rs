@@ -2,7 +2,9 @@
 //! document at every classification in every domain, asked for by callers of every clearance
 //! through every door that serves text — the JSON API (search, ask whole and streamed, a
 //! document), the OpenAI-compatible endpoint (whole and streamed), the web chat (a guest, a
-//! signed-in student and teacher), the clinical API (search, ask) and the mini-program — with
+//! signed-in student and teacher), the clinical API (search, ask), the CDS Hooks service (an
+//! EMR client at each clearance, its patient's condition naming the document) and the
+//! mini-program — with
 //! a model that repeats everything it is shown. A marker above the caller's clearance must be
 //! in no response and in no request the model received; a marker at or below it, in a domain
 //! the door serves, must come back, so the matrix cannot pass by answering nothing.
@@ -39,6 +41,29 @@ enum Credential {
     Key(String),
     Cookie(String),
     Tourist(String),
+    /// A CDS client: its issuer and its private key (PEM), which signs a fresh token for
+    /// each call (a token's `jti` is good once).
+    Cds {
+        iss: String,
+        private_pem: String,
+    },
+}
+
+/// A CDS client's signed token for one call to `audience`.
+fn cds_token(iss: &str, private_pem: &str, audience: &str) -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let claims = json!({"iss": iss, "aud": audience, "exp": now + 300, "iat": now,
+                        "jti": uuid::Uuid::new_v4().to_string()});
+    let key = jsonwebtoken::EncodingKey::from_ec_pem(private_pem.as_bytes()).unwrap();
+    jsonwebtoken::encode(
+        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::ES384),
+        &claims,
+        &key,
+    )
+    .unwrap()
 }
 
 impl Credential {
@@ -47,12 +72,13 @@ impl Credential {
             Self::Anonymous => req,
             Self::Key(k) | Self::Tourist(k) => req.bearer_auth(k),
             Self::Cookie(c) => req.header(reqwest::header::COOKIE, c),
+            Self::Cds { .. } => req,
         }
     }
 
     fn secret(&self) -> Option<&str> {
         match self {
-            Self::Anonymous => None,
+            Self::Anonymous | Self::Cds { .. } => None,
             Self::Key(s) | Self::Cookie(s) | Self::Tourist(s) => Some(s),
         }
     }
@@ -138,6 +164,32 @@ fn requests(
             with("/api/mp/v1/ask", json!({"question": question})),
             &question,
         ),
+        "cds" => {
+            let Credential::Cds { iss, private_pem } = &asker.credential else {
+                panic!("the CDS door needs a CDS client");
+            };
+            let service = format!("{url}/cds-services/zhiku-patient-view");
+            // The patient's condition names the document: the card search is for it.
+            let condition = json!({"resource": {
+                "resourceType": "Condition", "id": "c1",
+                "clinicalStatus": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/condition-clinical", "code": "active"}]},
+                "code": {"text": code, "coding": [{"system": "urn:zhiku:test", "code": code, "display": code}]},
+                "subject": {"reference": "Patient/1"},
+            }});
+            let body = json!({
+                "hookInstance": uuid::Uuid::new_v4().to_string(),
+                "hook": "patient-view",
+                "context": {"userId": "Practitioner/example", "patientId": "1"},
+                "prefetch": {"conditions": {"resourceType": "Bundle", "type": "searchset", "entry": [condition]}},
+            });
+            add(
+                "cds patient-view",
+                http.post(&service)
+                    .bearer_auth(cds_token(iss, private_pem, &service))
+                    .json(&body),
+                code,
+            );
+        }
         other => panic!("no door {other}"),
     }
     out
@@ -170,6 +222,21 @@ async fn no_door_returns_quotes_or_sends_the_model_anything_above_the_callers_cl
     cfg.mini_program.appid = "wx-matrix".into();
     cfg.mini_program.secret_env = SECRET_VAR.into();
     cfg.mini_program.api_base = wechat.base_url();
+    // An EMR at each clearance, calling the CDS Hooks service with its own signing key.
+    let mut cds_clients = Vec::new();
+    for level in Classification::ALL {
+        let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P384_SHA384).unwrap();
+        let public = root.path().join(format!("emr-{}.pem", level.as_str()));
+        std::fs::write(&public, key.public_key_pem()).unwrap();
+        let iss = format!("https://emr-{}.test", level.as_str());
+        cfg.clinical.cds_clients.push(zhiku_core::CdsClient {
+            iss: iss.clone(),
+            public_key: public.display().to_string(),
+            clearance: level,
+            ..Default::default()
+        });
+        cds_clients.push((level, iss, key.serialize_pem()));
+    }
     let running = start(cfg, Some(&corpus)).await;
     let url = running.url.clone();
     let engine = Arc::clone(&running.engine);
@@ -190,8 +257,8 @@ async fn no_door_returns_quotes_or_sends_the_model_anything_above_the_callers_cl
                 .store()
                 .create_key(&NewKey {
                     name: format!("{door}-{}", level.as_str()),
-                    channel: channel.into(),
-                    clearance: level.as_str().into(),
+                    channel: channel.parse().expect("a channel name"),
+                    clearance: level,
                     domains: (door == "clinical").then(|| vec!["medicine".to_string()]),
                     admin: false,
                     ..Default::default()
@@ -228,6 +295,14 @@ async fn no_door_returns_quotes_or_sends_the_model_anything_above_the_callers_cl
             clearance: role.clearance(),
             domains: &DOMAINS,
             credential: Credential::Cookie(cookie),
+        });
+    }
+    for (level, iss, private_pem) in cds_clients {
+        askers.push(Asker {
+            door: "cds",
+            clearance: level,
+            domains: &["medicine"],
+            credential: Credential::Cds { iss, private_pem },
         });
     }
     let r = client()
@@ -311,8 +386,8 @@ async fn no_door_returns_quotes_or_sends_the_model_anything_above_the_callers_cl
             }
         }
     }
-    // 13 callers: anonymous web 3 + api 3×3 + openai 3×2 + clinical 3×2 + web users 2×3 +
-    // mini-program 1, for each of 9 documents, plus the documents by id.
+    // 16 callers: anonymous web 3 + api 3×3 + openai 3×2 + clinical 3×2 + web users 2×3 +
+    // CDS clients 3×1 + mini-program 1, for each of 9 documents, plus the documents by id.
     assert!(checked > 300, "{checked} checks");
 
     // The run's logs: the requests were logged, but no question, key, cookie or token.

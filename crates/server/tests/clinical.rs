@@ -47,8 +47,8 @@ async fn key(engine: &Engine, name: &str, clearance: &str, domains: Option<&[&st
         engine,
         NewKey {
             name: name.into(),
-            channel: "clinical".into(),
-            clearance: clearance.into(),
+            channel: zhiku_core::Channel::Clinical,
+            clearance: clearance.parse().expect("a level name"),
             domains: domains.map(|d| d.iter().map(|s| s.to_string()).collect()),
             ..NewKey::default()
         },
@@ -99,8 +99,8 @@ fn clinical() -> &'static Clinical {
                     &engine,
                     NewKey {
                         name: "auditor".into(),
-                        channel: "api".into(),
-                        clearance: "public".into(),
+                        channel: zhiku_core::Channel::Api,
+                        clearance: zhiku_core::Classification::Public,
                         admin: true,
                         ..NewKey::default()
                     },
@@ -191,8 +191,8 @@ async fn keys_are_scoped_narrowed_revoked_and_expire() {
         &c.engine,
         NewKey {
             name: "expiring".into(),
-            channel: "clinical".into(),
-            clearance: "internal".into(),
+            channel: zhiku_core::Channel::Clinical,
+            clearance: zhiku_core::Classification::Internal,
             domains: Some(vec!["medicine".into()]),
             expires_at_ms: Some(now + 1_500),
             ..NewKey::default()
@@ -219,8 +219,8 @@ async fn each_key_has_its_own_rate_and_is_told_when_to_retry() {
         &c.engine,
         NewKey {
             name: "limited".into(),
-            channel: "clinical".into(),
-            clearance: "internal".into(),
+            channel: zhiku_core::Channel::Clinical,
+            clearance: zhiku_core::Classification::Internal,
             domains: Some(vec!["medicine".into()]),
             rate: Some((2, 60_000)),
             ..NewKey::default()

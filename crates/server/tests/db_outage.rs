@@ -68,8 +68,8 @@ async fn the_database_going_away_gives_clear_503s_and_loses_no_audit_record() {
         .store()
         .create_key(&NewKey {
             name: "his".into(),
-            channel: "clinical".into(),
-            clearance: "internal".into(),
+            channel: zhiku_core::Channel::Clinical,
+            clearance: zhiku_core::Classification::Internal,
             domains: Some(vec!["medicine".into()]),
             ..Default::default()
         })
@@ -97,7 +97,8 @@ async fn the_database_going_away_gives_clear_503s_and_loses_no_audit_record() {
     tokio::time::sleep(Duration::from_millis(500)).await;
     pg.stop().expect("PostgreSQL stops");
 
-    // Down: a JSON 503 naming the cause; readiness says so; a search needing no database goes on.
+    // Down: a JSON 503 naming the cause; readiness says so; a search needing no database (no
+    // medicine, whose every reading is recorded) goes on.
     tokio::time::sleep(Duration::from_millis(300)).await;
     let (status, body) = clinical_search(&url, &key, 10_000).await;
     assert_eq!(status, 503, "{body}");
@@ -111,11 +112,23 @@ async fn the_database_going_away_gives_clear_503s_and_loses_no_audit_record() {
     assert_eq!(body["database"]["ok"], false, "{body}");
     let r = client()
         .post(format!("{url}/v1/search"))
-        .json(&json!({"query": "metformin", "k": 1}))
+        .json(&json!({"query": "Temple of Heaven", "domains": ["culture"], "k": 1}))
         .send()
         .await
         .unwrap();
     assert_eq!(r.status(), 200, "anonymous search needs no database");
+    // Medicine is audited at every door: with no audit trail to write to, it is not given.
+    let r = client()
+        .post(format!("{url}/v1/search"))
+        .json(&json!({"query": "metformin", "domains": ["medicine"], "k": 1}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        r.status(),
+        503,
+        "an unrecorded medicine reading does not happen"
+    );
 
     // Back: ready again by itself, and clinical questions are answered.
     pg.resume().expect("PostgreSQL starts again");

@@ -137,8 +137,8 @@ async fn a_full_disk_or_a_read_only_data_directory_refuses_writes_clearly_and_re
         .store()
         .create_key(&NewKey {
             name: "ops".into(),
-            channel: "api".into(),
-            clearance: "restricted".into(),
+            channel: zhiku_core::Channel::Api,
+            clearance: zhiku_core::Classification::Restricted,
             admin: true,
             ..Default::default()
         })
@@ -154,6 +154,18 @@ async fn a_full_disk_or_a_read_only_data_directory_refuses_writes_clearly_and_re
     let fill = mount.available().saturating_sub(keep);
     std::fs::write(&filler, vec![0u8; usize::try_from(fill).unwrap()]).unwrap();
     let untouched = snapshot(&data_dir);
+    let ingest_records = || async {
+        running
+            .engine
+            .store()
+            .audit_rows(0, i64::MAX)
+            .await
+            .unwrap()
+            .iter()
+            .filter(|r| r.record.contains("\"ingest\""))
+            .count()
+    };
+    let ingests_before = ingest_records().await;
     let (status, body) = ingest(&url, &admin, &later).await;
     assert_eq!(status, 507, "{body}");
     assert_eq!(body["error"]["code"], "disk_full", "{body}");
@@ -188,12 +200,21 @@ async fn a_full_disk_or_a_read_only_data_directory_refuses_writes_clearly_and_re
         .await
         .iter()
         .all(|d| d != "disk-bell"));
+    // The database takes the audit records of the medicine searches made meanwhile (every
+    // medicine reading is recorded); the refused ingests recorded nothing, and wrote nothing
+    // anywhere else.
     let changed: Vec<_> = snapshot(&data_dir)
         .into_iter()
         .filter(|f| !untouched.contains(f))
         .map(|f| f.0)
+        .filter(|p| !p.to_string_lossy().contains("zhiku.db"))
         .collect();
     assert!(changed.is_empty(), "changed: {changed:?}");
+    assert_eq!(
+        ingest_records().await,
+        ingests_before,
+        "a refused ingest is not started"
+    );
 
     // The fault gone: the same ingest goes through.
     std::fs::remove_file(&filler).unwrap();

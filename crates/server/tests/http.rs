@@ -74,10 +74,9 @@ async fn operations_health_readiness_metrics_openapi_and_request_ids() {
     assert_eq!(ready["ready"], true);
     assert_eq!(ready["database"]["detail"], "sqlite");
     assert_eq!(ready["llm_configured"], false, "says extractive");
-    assert!(ready["indexes"]["detail"]
-        .as_str()
-        .unwrap()
-        .contains("vectors"));
+    // Whether the indexes answer, never how much they hold (it would count what an anonymous
+    // caller may not see).
+    assert_eq!(ready["indexes"]["detail"], "open", "{ready}");
 
     // A request id on every response: the client's if sane, else a new one.
     let r = client()
@@ -818,8 +817,8 @@ async fn a_failing_model_degrades_visibly_busy_slots_get_429_and_shutdown_lets_s
         .store()
         .create_key(&zhiku_engine::NewKey {
             name: "tester".into(),
-            channel: "api".into(),
-            clearance: "public".into(),
+            channel: zhiku_core::Channel::Api,
+            clearance: zhiku_core::Classification::Public,
             domains: None,
             admin: false,
             ..Default::default()
@@ -907,8 +906,8 @@ async fn conversations_live_in_postgresql_when_configured() {
         .store()
         .create_key(&zhiku_engine::NewKey {
             name: "pg-user".into(),
-            channel: "api".into(),
-            clearance: "public".into(),
+            channel: zhiku_core::Channel::Api,
+            clearance: zhiku_core::Classification::Public,
             domains: None,
             admin: false,
             ..Default::default()

@@ -121,8 +121,8 @@ async fn a_failing_model_under_concurrent_questions_answers_every_one_in_time() 
         .store()
         .create_key(&NewKey {
             name: "load".into(),
-            channel: "api".into(),
-            clearance: "public".into(),
+            channel: zhiku_core::Channel::Api,
+            clearance: zhiku_core::Classification::Public,
             ..Default::default()
         })
         .await
@@ -204,8 +204,8 @@ async fn rates_hold_when_the_requests_arrive_together() {
     let store = running.engine.store();
     let limited = |name: &str| NewKey {
         name: name.into(),
-        channel: "api".into(),
-        clearance: "public".into(),
+        channel: zhiku_core::Channel::Api,
+        clearance: zhiku_core::Classification::Public,
         // 5 an hour: none comes back during the test.
         rate: Some((5, 3_600_000)),
         ..Default::default()

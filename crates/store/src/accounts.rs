@@ -169,15 +169,38 @@ impl Store {
         Ok(done.rows_affected() > 0)
     }
 
-    /// Removes the account and its sessions; its conversations stay until deleted.
+    /// Removes the account with its sessions, its conversations (turns and feedback
+    /// included), all in one transaction. Conversations are owned by the account's name, so
+    /// keeping them would hand them to the next account given that name.
     pub async fn remove_user(&self, name: &str) -> Result<bool> {
-        self.end_sessions_of(&user_principal(name)).await?;
+        let principal = user_principal(name);
+        let mut tx = self.begin_write("removing a user").await?;
+        for sql in [
+            "DELETE FROM feedback WHERE conversation_id IN \
+             (SELECT id FROM conversations WHERE owner = $1)",
+            "DELETE FROM turns WHERE conversation_id IN \
+             (SELECT id FROM conversations WHERE owner = $1)",
+            "DELETE FROM conversations WHERE owner = $1",
+            "DELETE FROM sessions WHERE principal = $1",
+        ] {
+            sqlx::query(sql)
+                .bind(&principal)
+                .execute(&mut *tx)
+                .await
+                .map_err(q("removing a user"))?;
+        }
         let done = sqlx::query("DELETE FROM users WHERE name = $1")
             .bind(name)
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await
             .map_err(q("removing a user"))?;
-        Ok(done.rows_affected() > 0)
+        if done.rows_affected() == 0 {
+            // No such account: nothing of anyone else's is touched.
+            tx.rollback().await.map_err(q("removing a user"))?;
+            return Ok(false);
+        }
+        tx.commit().await.map_err(q("removing a user"))?;
+        Ok(true)
     }
 
     /// Starts a session for `principal`; returns its token, which is never stored.

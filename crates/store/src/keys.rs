@@ -4,15 +4,16 @@
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
-use crate::{digest, new_secret, now_ms, q, Result, Store};
+use zhiku_core::{Channel, Classification};
+
+use crate::{digest, new_secret, now_ms, q, Result, Store, StoreError};
 
 /// What a new key may do.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct NewKey {
     pub name: String,
-    pub channel: String,
-    /// A classification level name.
-    pub clearance: String,
+    pub channel: Channel,
+    pub clearance: Classification,
     /// `None`: every domain.
     pub domains: Option<Vec<String>>,
     pub admin: bool,
@@ -20,6 +21,9 @@ pub struct NewKey {
     pub rate: Option<(i64, i64)>,
     /// Unix milliseconds after which the key is refused; `None`: never.
     pub expires_at_ms: Option<i64>,
+    /// For a clinical-channel key, the other doors it may use (`api`, `openai`, `web`,
+    /// `mini-program`); empty: the clinical door only.
+    pub doors: Vec<String>,
 }
 
 /// An API key's record (its secret is never stored, only a SHA-256 digest of it).
@@ -27,12 +31,13 @@ pub struct NewKey {
 pub struct ApiKey {
     pub id: String,
     pub name: String,
-    pub channel: String,
-    pub clearance: String,
+    pub channel: Channel,
+    pub clearance: Classification,
     pub domains: Option<Vec<String>>,
     pub admin: bool,
     pub rate: Option<(i64, i64)>,
     pub expires_at_ms: Option<i64>,
+    pub doors: Vec<String>,
     pub created_at_ms: i64,
     pub revoked: bool,
 }
@@ -44,7 +49,7 @@ impl ApiKey {
 }
 
 const KEY_COLUMNS: &str = "id, name, channel, clearance, domains, admin, rate_requests, \
-     rate_period_ms, expires_at, created_at, revoked_at";
+     rate_period_ms, expires_at, doors, created_at, revoked_at";
 
 impl Store {
     /// Makes a key; returns its record and the secret, which is shown once and never stored.
@@ -53,25 +58,26 @@ impl Store {
         let key = ApiKey {
             id: uuid::Uuid::new_v4().simple().to_string()[..12].to_string(),
             name: new.name.clone(),
-            channel: new.channel.clone(),
-            clearance: new.clearance.clone(),
+            channel: new.channel,
+            clearance: new.clearance,
             domains: new.domains.clone(),
             admin: new.admin,
             rate: new.rate,
             expires_at_ms: new.expires_at_ms,
+            doors: new.doors.clone(),
             created_at_ms: now_ms(),
             revoked: false,
         };
         sqlx::query(
             "INSERT INTO api_keys (id, name, key_hash, channel, clearance, domains, admin, \
-             rate_requests, rate_period_ms, expires_at, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+             rate_requests, rate_period_ms, expires_at, created_at, doors) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
         )
         .bind(&key.id)
         .bind(&key.name)
         .bind(digest(&secret))
-        .bind(&key.channel)
-        .bind(&key.clearance)
+        .bind(key.channel.as_str())
+        .bind(key.clearance.as_str())
         .bind(
             key.domains
                 .as_ref()
@@ -82,6 +88,7 @@ impl Store {
         .bind(key.rate.map(|r| r.1))
         .bind(key.expires_at_ms)
         .bind(key.created_at_ms)
+        .bind(key.doors.join(","))
         .execute(&self.pool)
         .await
         .map_err(q("creating a key"))?;
@@ -123,7 +130,47 @@ impl Store {
     }
 }
 
+impl Default for NewKey {
+    /// An API key at `public` clearance for every domain, no administration, no limits.
+    fn default() -> Self {
+        Self {
+            name: String::new(),
+            channel: Channel::Api,
+            clearance: Classification::Public,
+            domains: None,
+            admin: false,
+            rate: None,
+            expires_at_ms: None,
+            doors: Vec::new(),
+        }
+    }
+}
+
 fn key_from(r: &AnyRow) -> Result<ApiKey> {
+    let text = |field: &'static str| -> Result<String> {
+        r.try_get::<String, _>(field).map_err(q("reading a key"))
+    };
+    let invalid = |field: &'static str, value: &str, reason: String| StoreError::Invalid {
+        field,
+        value: value.to_string(),
+        reason,
+    };
+    let channel_text = text("channel")?;
+    let channel: Channel = channel_text
+        .parse()
+        .map_err(|e| invalid("channel", &channel_text, e))?;
+    let clearance_text = text("clearance")?;
+    let clearance: Classification = clearance_text
+        .parse()
+        .map_err(|e| invalid("clearance", &clearance_text, e))?;
+    // Only the exact level names: `Restricted`, `受限` or ` public` were never written here.
+    if clearance.as_str() != clearance_text {
+        return Err(invalid(
+            "clearance",
+            &clearance_text,
+            "not a level name".into(),
+        ));
+    }
     (|| {
         let domains: String = r.try_get("domains")?;
         let rate = match (
@@ -136,8 +183,8 @@ fn key_from(r: &AnyRow) -> Result<ApiKey> {
         Ok(ApiKey {
             id: r.try_get("id")?,
             name: r.try_get("name")?,
-            channel: r.try_get("channel")?,
-            clearance: r.try_get("clearance")?,
+            channel,
+            clearance,
             domains: (domains != "*").then(|| {
                 domains
                     .split(',')
@@ -148,6 +195,12 @@ fn key_from(r: &AnyRow) -> Result<ApiKey> {
             admin: r.try_get::<i64, _>("admin")? != 0,
             rate,
             expires_at_ms: r.try_get("expires_at")?,
+            doors: r
+                .try_get::<String, _>("doors")?
+                .split(',')
+                .filter(|d| !d.is_empty())
+                .map(str::to_string)
+                .collect(),
             created_at_ms: r.try_get("created_at")?,
             revoked: r.try_get::<Option<i64>, _>("revoked_at")?.is_some(),
         })

@@ -39,6 +39,14 @@ pub enum StoreError {
     Exists(String),
     #[error("password hashing: {0}")]
     Password(String),
+    /// A stored value that does not parse as its type (a key's channel or clearance): the
+    /// record is refused rather than read as some default.
+    #[error("stored {field} {value:?} is not valid: {reason}")]
+    Invalid {
+        field: &'static str,
+        value: String,
+        reason: String,
+    },
     #[error("database error while {doing}: {source}")]
     Query {
         doing: &'static str,
@@ -64,6 +72,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         4,
         "mini-program",
         include_str!("../migrations/0004_mini_program.sql"),
+    ),
+    (
+        5,
+        "key doors",
+        include_str!("../migrations/0005_key_doors.sql"),
     ),
 ];
 
@@ -377,6 +390,35 @@ impl Store {
             .map_err(q("deleting a conversation"))?;
         tx.commit().await.map_err(q("deleting a conversation"))?;
         Ok(done.rows_affected() > 0)
+    }
+
+    /// Deletes `owner`'s conversations (turns and feedback included) whose last turn is
+    /// older than `idle_before_ms`; returns how many went.
+    pub async fn delete_idle_conversations(&self, owner: &str, idle_before_ms: i64) -> Result<u64> {
+        let mut tx = self.begin_write("deleting idle conversations").await?;
+        for sql in [
+            "DELETE FROM feedback WHERE conversation_id IN \
+             (SELECT id FROM conversations WHERE owner = $1 AND updated_at < $2)",
+            "DELETE FROM turns WHERE conversation_id IN \
+             (SELECT id FROM conversations WHERE owner = $1 AND updated_at < $2)",
+        ] {
+            sqlx::query(sql)
+                .bind(owner)
+                .bind(idle_before_ms)
+                .execute(&mut *tx)
+                .await
+                .map_err(q("deleting idle conversations"))?;
+        }
+        let done = sqlx::query("DELETE FROM conversations WHERE owner = $1 AND updated_at < $2")
+            .bind(owner)
+            .bind(idle_before_ms)
+            .execute(&mut *tx)
+            .await
+            .map_err(q("deleting idle conversations"))?;
+        tx.commit()
+            .await
+            .map_err(q("deleting idle conversations"))?;
+        Ok(done.rows_affected())
     }
 
     /// Ratings given at or after `since_ms`, oldest first, with the turns they rate.

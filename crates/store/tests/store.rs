@@ -73,11 +73,12 @@ async fn exercise(store: &Store, url: &str) -> String {
     let (key, secret) = store
         .create_key(&NewKey {
             name: format!("nurse-{run}"),
-            channel: "clinical".into(),
-            clearance: "internal".into(),
+            channel: zhiku_core::Channel::Clinical,
+            clearance: zhiku_core::Classification::Internal,
             domains: Some(vec!["medicine".to_string()]),
             rate: Some((120, 60_000)),
             expires_at_ms: Some(4_102_444_800_000),
+            doors: vec!["api".into(), "openai".into()],
             ..NewKey::default()
         })
         .await
@@ -87,7 +88,10 @@ async fn exercise(store: &Store, url: &str) -> String {
         found.domains.as_deref(),
         Some(&["medicine".to_string()][..])
     );
-    assert_eq!(found.clearance, "internal");
+    // Stored and read back as their types.
+    assert_eq!(found.channel, zhiku_core::Channel::Clinical);
+    assert_eq!(found.clearance, zhiku_core::Classification::Internal);
+    assert_eq!(found.doors, ["api", "openai"]);
     assert_eq!(found.rate, Some((120, 60_000)));
     assert!(!found.expired_at(0) && found.expired_at(4_102_444_800_000));
     assert!(store.find_key("zk_wrong").await.unwrap().is_none());

@@ -41,10 +41,16 @@ pub fn write_corpus(root: &Path) {
                 path,
                 format!(
                     "---\nid: {id}\ntitle: 核对记录 {code}\nlang: zh\nclassification: {level}\n{extra}---\n\
-                     # 核对记录 {code}\n\n本记录的核对代号是 {code}，口令是 {secret}，只用于检验访问控制。\
+                     # 核对记录 {code}\n\n{numbered}本记录的核对代号是 {code}，口令是 {secret}，只用于检验访问控制。\
                      The check code of this record is {code} and its password {secret}; it exists to test access control.\n",
                     level = level.as_str(),
                     id = doc_id(domain, level),
+                    // Medicine's is a numbered recommendation, as the CDS Hooks cards quote.
+                    numbered = if *domain == "medicine" {
+                        "**推荐意见 1.1**（推荐强度：强；证据等级：A）"
+                    } else {
+                        ""
+                    },
                 ),
             )
             .unwrap();

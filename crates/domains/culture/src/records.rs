@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use zhiku_core::{Classification, Document, LoadDefaults, LoadIssue, SourceRef};
+use zhiku_core::{Document, LoadDefaults, LoadIssue, SourceRef};
 use zhiku_loaders::{issue, scalar_text};
 
 use crate::NAME;
@@ -71,10 +71,7 @@ pub fn record_document(
 ) -> Result<Document, LoadIssue> {
     let fail = |m: String| issue(display, Some(r.line), m);
     let id = r.get("id").ok_or_else(|| fail("record has no id".into()))?;
-    let classification = match r.get("classification") {
-        Some(c) => c.parse::<Classification>().map_err(fail)?,
-        None => defaults.classification,
-    };
+    let stated = zhiku_loaders::stated_classification(&r.fields).map_err(fail)?;
     let mut metadata = BTreeMap::new();
     let mut meta = |k: &str, v: Option<String>| {
         if let Some(v) = v {
@@ -177,7 +174,8 @@ pub fn record_document(
         title,
         text,
         lang,
-        classification,
+        classification: stated.unwrap_or(defaults.classification),
+        classification_stated: stated.is_some(),
         metadata,
         location,
         sections: Vec::new(),

@@ -16,8 +16,8 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use zhiku_core::{
-    AnswerPolicy, Chunk, Classification, Document, Domain, DomainRetrieval, FilterField,
-    LoadDefaults, LoadIssue, LoadedFile, Section, SourceRef,
+    AnswerPolicy, Chunk, Document, Domain, DomainRetrieval, FilterField, LoadDefaults, LoadIssue,
+    LoadedFile, Section, SourceRef,
 };
 use zhiku_loaders::{extension, issue, load_markdown, load_pdf, read_records, scalar_text};
 
@@ -140,12 +140,8 @@ fn record_document(
         )
     })?;
     let evidence = normalise_evidence(&field("evidence")).unwrap_or_default();
-    let classification = match get("classification") {
-        Some(c) => c
-            .parse::<Classification>()
-            .map_err(|e| issue(display, Some(line), e))?,
-        None => defaults.classification,
-    };
+    let stated =
+        zhiku_loaders::stated_classification(value).map_err(|e| issue(display, Some(line), e))?;
     let mut metadata = BTreeMap::new();
     for k in ["department", "guideline", "issuer", "year", "version"] {
         if let Some(v) = get(k) {
@@ -175,7 +171,8 @@ fn record_document(
         },
         text,
         lang: get("lang"),
-        classification,
+        classification: stated.unwrap_or(defaults.classification),
+        classification_stated: stated.is_some(),
         metadata,
         location: None,
         sections: vec![Section {
@@ -217,6 +214,10 @@ impl Domain for MedicineDomain {
     }
     fn facets(&self) -> &'static [&'static str] {
         &["department", "strength"]
+    }
+    /// Clinical guidelines: who read which, through any door, is on the audit trail.
+    fn audited(&self) -> bool {
+        true
     }
     fn accepts(&self, path: &Path) -> bool {
         matches!(

@@ -9,7 +9,7 @@ use axum::http::{header, StatusCode};
 use axum::Json;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
-use zhiku_engine::{IngestOptions, IngestReport};
+use zhiku_engine::{Caller, IngestOptions, IngestReport, IngestSlot};
 
 use crate::auth::Admin;
 use crate::error::{parse_json, read_body, ApiError};
@@ -79,11 +79,12 @@ pub async fn ingest(
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default()
         .to_ascii_lowercase();
-    let (paths, opts) = if content_type.starts_with("multipart/form-data") {
+    let (paths, opts, slot) = if content_type.starts_with("multipart/form-data") {
         let multipart = Multipart::from_request(req, &state)
             .await
             .map_err(|e| ApiError::bad_request("invalid_multipart", e.body_text()))?;
-        save_uploads(&state, multipart).await?
+        // The slot first: an upload refused as busy (or for anything else) overwrites nothing.
+        save_uploads(&state, &caller, multipart).await?
     } else if content_type.starts_with("application/json") {
         let bytes = read_body(
             req.into_body(),
@@ -95,13 +96,29 @@ pub async fn ingest(
         if body.paths.is_empty() {
             return Err(ApiError::bad_request("no_paths", "name at least one path"));
         }
+        if let Some(d) = &body.domain {
+            known_domain(&state, d)?;
+        }
+        let paths: Vec<PathBuf> = body.paths.into_iter().map(PathBuf::from).collect();
+        for p in &paths {
+            if !p.exists() {
+                return Err(ApiError::bad_request(
+                    "no_such_path",
+                    format!("{} does not exist on the server", p.display()),
+                ));
+            }
+        }
         let opts = IngestOptions {
             prune: body.prune,
             yes: body.yes,
             domain: body.domain,
             ..IngestOptions::default()
         };
-        (body.paths.into_iter().map(PathBuf::from).collect(), opts)
+        let slot = state
+            .engine
+            .begin_ingest(&caller, &zhiku_engine::paths_text(&paths))
+            .await?;
+        (paths, opts, slot)
     } else {
         return Err(ApiError::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -109,19 +126,11 @@ pub async fn ingest(
             "send JSON ({\"paths\": [...]}) or multipart/form-data files",
         ));
     };
-    for p in &paths {
-        if !p.exists() {
-            return Err(ApiError::bad_request(
-                "no_such_path",
-                format!("{} does not exist on the server", p.display()),
-            ));
-        }
-    }
     // The ingest embeds on its own thread, so that answers keep the runtime's workers.
     let engine = state.engine.clone();
     let handle = tokio::runtime::Handle::current();
     let report = tokio::task::spawn_blocking(move || {
-        handle.block_on(async { engine.ingest(&caller, &paths, &opts).await })
+        handle.block_on(async { engine.ingest_in(slot, &caller, &paths, &opts).await })
     })
     .await
     .map_err(|e| {
@@ -144,11 +153,13 @@ pub async fn ingest(
 }
 
 /// Keeps each uploaded file under `uploads/<domain>/` (a file of the same name is replaced,
-/// and so is its document).
+/// and so is its document), once the ingest slot is taken: an upload refused for any reason
+/// (busy, no room, a bad name) writes nothing.
 async fn save_uploads(
     state: &AppState,
+    caller: &Caller,
     mut multipart: Multipart,
-) -> Result<(Vec<PathBuf>, IngestOptions), ApiError> {
+) -> Result<(Vec<PathBuf>, IngestOptions, IngestSlot), ApiError> {
     let mut files: Vec<(String, axum::body::Bytes)> = Vec::new();
     let mut domain: Option<String> = None;
     while let Some(field) = multipart
@@ -180,11 +191,7 @@ async fn save_uploads(
         ));
     }
     if let Some(d) = &domain {
-        state
-            .engine
-            .registry()
-            .get(d)
-            .map_err(zhiku_engine::EngineError::from)?;
+        known_domain(state, d)?;
     }
     // Uploads are kept in the data directory: not on a disk an ingest would then refuse.
     state.engine.ensure_room()?;
@@ -193,30 +200,80 @@ async fn save_uploads(
         .data_dir()
         .join("uploads")
         .join(domain.as_deref().unwrap_or("general"));
-    std::fs::create_dir_all(&dir).map_err(io_error)?;
-    let mut paths = Vec::new();
-    for (name, bytes) in files {
-        let path = dir.join(&name);
-        // Written beside, then renamed: a reader never sees half a file.
-        let partial = dir.join(format!(".{name}.partial"));
-        if let Err(e) = std::fs::write(&partial, &bytes) {
-            // What was written of it would only take the room that ran out.
-            let _ = std::fs::remove_file(&partial);
-            return Err(io_error(e));
+    let names: Vec<String> = files
+        .iter()
+        .map(|(name, _)| dir.join(name).display().to_string())
+        .collect();
+    let slot = state
+        .engine
+        .begin_ingest(caller, &format!("upload of {}", names.join(", ")))
+        .await?;
+    let paths = match write_uploads(&dir, files) {
+        Ok(paths) => paths,
+        Err(e) => {
+            let refusal = io_error(e);
+            state
+                .engine
+                .abandon_ingest(slot, caller, refusal.code)
+                .await?;
+            return Err(refusal);
         }
-        std::fs::rename(&partial, &path).map_err(io_error)?;
-        paths.push(path);
-    }
+    };
     let opts = IngestOptions {
         domain,
         ..IngestOptions::default()
     };
-    Ok((paths, opts))
+    Ok((paths, opts, slot))
 }
+
+/// Writes each file into `dir`: beside its name first, then renamed, so a reader never sees
+/// half a file.
+fn write_uploads(
+    dir: &std::path::Path,
+    files: Vec<(String, axum::body::Bytes)>,
+) -> std::io::Result<Vec<PathBuf>> {
+    std::fs::create_dir_all(dir)?;
+    let mut paths = Vec::new();
+    for (name, bytes) in files {
+        let path = dir.join(&name);
+        let partial = dir.join(format!(".{name}.partial"));
+        if let Err(e) = std::fs::write(&partial, &bytes) {
+            // What was written of it would only take the room that ran out.
+            let _ = std::fs::remove_file(&partial);
+            return Err(e);
+        }
+        std::fs::rename(&partial, &path)?;
+        paths.push(path);
+    }
+    Ok(paths)
+}
+
+/// A domain the registry knows, by its exact name (`Medicine` is refused, not guessed).
+fn known_domain(state: &AppState, domain: &str) -> Result<(), ApiError> {
+    state
+        .engine
+        .registry()
+        .get(domain)
+        .map(|_| ())
+        .map_err(|e| ApiError::from(zhiku_engine::EngineError::from(e)))
+}
+
+/// The longest upload name kept, in bytes: a file system's limit is 255, and the partial file
+/// written first adds a dot and `.partial`.
+const MAX_FILE_NAME_BYTES: usize = 200;
 
 /// The file name alone: no folders, no `..`, nothing hidden.
 fn safe_name(name: &str) -> Result<String, ApiError> {
     let base = name.rsplit(['/', '\\']).next().unwrap_or_default().trim();
+    if base.len() > MAX_FILE_NAME_BYTES {
+        return Err(ApiError::bad_request(
+            "invalid_file_name",
+            format!(
+                "file names may have {MAX_FILE_NAME_BYTES} bytes; this one has {}",
+                base.len()
+            ),
+        ));
+    }
     if base.is_empty() || base.starts_with('.') || base.chars().any(char::is_control) {
         return Err(ApiError::bad_request(
             "invalid_file_name",

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::convert::Infallible;
 
 use axum::extract::rejection::QueryRejection;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -17,7 +17,7 @@ use zhiku_engine::{AskInput, GeoRadius, History, Narrowing, RetrievalMode};
 
 use super::answer::{self, Streamed};
 use crate::auth::Authed;
-use crate::error::{ApiError, ApiJson};
+use crate::error::{ApiError, ApiJson, ApiPath};
 use crate::AppState;
 
 /// One value or several (any of which matches).
@@ -222,7 +222,7 @@ fn events(
 pub async fn conversation(
     State(state): State<AppState>,
     Authed(caller): Authed,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<Json<zhiku_engine::ConversationView>, ApiError> {
     Ok(Json(state.engine.conversation(&caller, &id).await?))
 }
@@ -249,7 +249,7 @@ pub struct FeedbackSaved {
 pub async fn feedback(
     State(state): State<AppState>,
     Authed(caller): Authed,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiJson(body): ApiJson<FeedbackBody>,
 ) -> Result<Json<FeedbackSaved>, ApiError> {
     if body
@@ -310,13 +310,25 @@ pub async fn near(
     Ok(Json(serde_json::json!({ "spots": spots })))
 }
 
-/// What the indexes hold.
+/// What the indexes hold: everything for an administrator's key; for anyone else only the
+/// documents and passages within its clearance and domains.
 #[utoipa::path(get, path = "/v1/stats", tag = "api", responses((status = 200, body = Object)))]
 pub async fn stats(
     State(state): State<AppState>,
-    Authed(_caller): Authed,
-) -> Result<Json<zhiku_engine::Stats>, ApiError> {
-    Ok(Json(state.engine.stats().await?))
+    Authed(caller): Authed,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let stats = if caller.is_admin() {
+        serde_json::to_value(state.engine.stats().await?)
+    } else {
+        serde_json::to_value(state.engine.visible_stats(&caller)?)
+    };
+    Ok(Json(stats.map_err(|e| {
+        ApiError::new(
+            axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            e.to_string(),
+        )
+    })?))
 }
 
 /// Your conversations, most recent first (signed-in users and keys; guests have no list).
@@ -344,7 +356,7 @@ pub struct RenameBody {
 pub async fn rename_conversation(
     State(state): State<AppState>,
     Authed(caller): Authed,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiJson(body): ApiJson<RenameBody>,
 ) -> Result<axum::http::StatusCode, ApiError> {
     state
@@ -361,7 +373,7 @@ pub async fn rename_conversation(
 pub async fn delete_conversation(
     State(state): State<AppState>,
     Authed(caller): Authed,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<axum::http::StatusCode, ApiError> {
     state.engine.delete_conversation(&caller, &id).await?;
     Ok(axum::http::StatusCode::NO_CONTENT)
@@ -384,7 +396,7 @@ pub struct DocumentQuery {
 pub async fn document(
     State(state): State<AppState>,
     Authed(caller): Authed,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     query: Result<Query<DocumentQuery>, QueryRejection>,
 ) -> Result<Json<zhiku_engine::DocumentView>, ApiError> {
     let Query(q) =

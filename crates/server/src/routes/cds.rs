@@ -4,16 +4,16 @@
 //! conditions). Cards come only from recommendations that name the drug or the condition; when
 //! none does, the answer is no card.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{header, HeaderMap};
 use axum::{Extension, Json};
 use serde::Deserialize;
 use serde_json::{json, Value};
-use zhiku_engine::{Caller, Channel, Chunk, Classification, RetrievalMode};
+use zhiku_engine::{Caller, Channel, Chunk, RetrievalMode};
 
 use super::api::narrowing;
 use crate::audited::AuditFacts;
-use crate::error::{ApiError, ApiJson};
+use crate::error::{ApiError, ApiJson, ApiPath};
 use crate::AppState;
 
 const ORDER_SELECT: &str = "zhiku-order-select";
@@ -70,7 +70,7 @@ pub struct HookRequest {
 pub async fn call(
     State(state): State<AppState>,
     Extension(facts): Extension<AuditFacts>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     headers: HeaderMap,
     ApiJson(request): ApiJson<HookRequest>,
 ) -> Result<Json<Value>, ApiError> {
@@ -102,7 +102,7 @@ pub async fn call(
             format!("this service answers the {hook} hook, with a hookInstance"),
         ));
     }
-    let clearance = client.clearance.parse().unwrap_or(Classification::Internal);
+    let clearance = client.clearance;
     let caller = Caller::authenticated(
         format!("cds:{}", client.iss),
         Channel::Clinical,

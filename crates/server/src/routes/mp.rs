@@ -9,7 +9,7 @@
 use std::convert::Infallible;
 
 use axum::extract::rejection::QueryRejection;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::http::{header, HeaderMap};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
@@ -24,7 +24,7 @@ use zhiku_engine::{
 
 use super::answer::{self, Streamed};
 use crate::auth::TouristAuth;
-use crate::error::{ApiError, ApiJson};
+use crate::error::{ApiError, ApiJson, ApiPath};
 use crate::AppState;
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -335,7 +335,7 @@ pub struct LangQuery {
 pub async fn spot(
     State(state): State<AppState>,
     TouristAuth(tourist): TouristAuth,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     query: Result<Query<LangQuery>, QueryRejection>,
 ) -> Result<Json<zhiku_engine::PlaceDetail>, ApiError> {
     let Query(q) = query.map_err(bad_query)?;

@@ -2,7 +2,7 @@
 //! embedded in the binary, so that nothing is fetched from elsewhere at run time) and signing
 //! in and out.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::request::Parts;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -13,7 +13,7 @@ use utoipa::ToSchema;
 use zhiku_engine::WebUser;
 
 use crate::auth::{session_token, web_user, PeerIp, SESSION_COOKIE};
-use crate::error::{ApiError, ApiJson};
+use crate::error::{ApiError, ApiJson, ApiPath};
 use crate::AppState;
 
 #[derive(rust_embed::RustEmbed)]
@@ -64,7 +64,7 @@ pub async fn index() -> Response {
 }
 
 /// The page's scripts, styles and fonts. Their names carry a content hash: cached for a year.
-pub async fn asset(Path(path): Path<String>) -> Response {
+pub async fn asset(ApiPath(path): ApiPath<String>) -> Response {
     match Page::get(&format!("assets/{path}")) {
         Some(file) => {
             let mime = file.metadata.mimetype().to_string();
@@ -160,6 +160,7 @@ pub async fn login(
 /// Signs out: ends the session and clears the cookie.
 #[utoipa::path(post, path = "/auth/logout", tag = "web", responses((status = 204)))]
 pub async fn logout(State(state): State<AppState>, parts: Parts) -> Result<Response, ApiError> {
+    crate::auth::same_origin(&parts)?;
     if let Some(token) = session_token(&parts) {
         state.engine.sign_out(&token).await?;
     }

@@ -65,6 +65,8 @@ pub fn config(dir: &Path) -> Config {
     config.agent.min_relevance = 0.0;
     config.agent.min_term_coverage = 0.0;
     config.server.body_timeout_ms = 1_000;
+    // Every test request comes from 127.0.0.1: one address's limit is tested on its own.
+    config.server.anonymous_rate = String::new();
     config.server.max_body_bytes = 64 * 1024;
     config
 }
@@ -148,7 +150,7 @@ pub struct Shared {
     pub engine: Arc<Engine>,
     pub runtime: tokio::runtime::Handle,
     pub root: PathBuf,
-    /// clinical, internal, medicine only
+    /// clinical, internal, medicine only, also on the `api` door
     pub nurse: String,
     /// api, restricted, every domain
     pub doctor: String,
@@ -193,9 +195,10 @@ pub fn shared() -> &'static Shared {
             let nurse = store
                 .create_key(&zhiku_engine::NewKey {
                     name: "nurse".into(),
-                    channel: "clinical".into(),
-                    clearance: "internal".into(),
+                    channel: zhiku_core::Channel::Clinical,
+                    clearance: zhiku_core::Classification::Internal,
                     domains: Some(medicine.to_vec()),
+                    doors: vec!["api".into()],
                     admin: false,
                     ..Default::default()
                 })
@@ -205,8 +208,8 @@ pub fn shared() -> &'static Shared {
             let doctor = store
                 .create_key(&zhiku_engine::NewKey {
                     name: "doctor".into(),
-                    channel: "api".into(),
-                    clearance: "restricted".into(),
+                    channel: zhiku_core::Channel::Api,
+                    clearance: zhiku_core::Classification::Restricted,
                     domains: None,
                     admin: false,
                     ..Default::default()
@@ -217,8 +220,8 @@ pub fn shared() -> &'static Shared {
             let admin = store
                 .create_key(&zhiku_engine::NewKey {
                     name: "ops".into(),
-                    channel: "api".into(),
-                    clearance: "public".into(),
+                    channel: zhiku_core::Channel::Api,
+                    clearance: zhiku_core::Classification::Public,
                     domains: None,
                     admin: true,
                     ..Default::default()
