@@ -127,26 +127,14 @@ async fn a_mistyped_classification_fails_closed() {
     let doc = |id: &str, head: &str| {
         format!("---\nid: {id}\ntitle: 档案 {id}\n{head}\n---\n# 档案\n\n编号 QZX-{id} 的内部档案，只给有权限的人看。\n")
     };
-    put(
-        &corpus,
-        "general/capital.md",
-        &doc("capital", "Classification: restricted"),
-    );
-    put(
-        &corpus,
-        "general/empty.md",
-        &doc("empty", "classification:"),
-    );
-    put(
-        &corpus,
-        "general/unknown.md",
-        &doc("unknown", "classification: secret"),
-    );
-    put(
-        &corpus,
-        "general/fine.md",
-        &doc("fine", "classification: public"),
-    );
+    for (name, head) in [
+        ("capital", "Classification: restricted"),
+        ("empty", "classification:"),
+        ("unknown", "classification: secret"),
+        ("fine", "classification: public"),
+    ] {
+        put(&corpus, &format!("general/{name}.md"), &doc(name, head));
+    }
     put(
         &corpus,
         "general/records.jsonl",
