@@ -138,9 +138,11 @@ impl FolderDefaults {
                             Folder::Broken
                         }
                         Ok(level) => {
-                            let mut defaults = LoadDefaults::default();
-                            defaults.classification = level.unwrap_or_default();
-                            defaults.classification_stated = level.is_some();
+                            let mut defaults = LoadDefaults {
+                                classification: level.unwrap_or_default(),
+                                classification_stated: level.is_some(),
+                                ..LoadDefaults::default()
+                            };
                             for (k, v) in map {
                                 if zhiku_loaders::is_classification_key(&k) {
                                     continue;
