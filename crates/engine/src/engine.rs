@@ -355,8 +355,8 @@ impl Engine {
         k: usize,
         mode: RetrievalMode,
     ) -> Result<SearchResults, EngineError> {
-        let query = self.redact(query).text;
-        let query = self.check_query(&query)?;
+        let redacted = self.redact(query);
+        let query = self.check_query(&redacted.text)?;
         let filter = self.scope(caller, narrowing)?;
         let results = self
             .retriever_for(&filter)
@@ -366,7 +366,7 @@ impl Engine {
             let c = &h.chunk;
             (c.doc_id.as_str(), c.title.as_str(), c.domain.as_str())
         });
-        self.audit_reading(caller, "search", Some(query), read)
+        self.audit_reading(caller, "search", Some((query, redacted.total())), read)
             .await?;
         Ok(results)
     }
@@ -507,7 +507,7 @@ impl Engine {
             .citations
             .iter()
             .map(|c| (c.doc_id.as_str(), c.title.as_str(), c.domain.as_str()));
-        self.audit_reading(caller, "ask", Some(&question), read)
+        self.audit_reading(caller, "ask", Some((&question, redacted.total())), read)
             .await?;
         Ok(answer)
     }

@@ -74,12 +74,13 @@ impl Engine {
     /// response, the same FHIR AuditEvent the clinical door writes, its subtype naming the
     /// door (`api-search`, `web-ask`, `mini-program-document`, …). `read` lists the passages
     /// given as (document id, title, domain); a response with none of an audited domain
-    /// records nothing. An error means the response must not be given.
+    /// records nothing. `question` is the text as searched, identifiers already removed, with
+    /// how many were. An error means the response must not be given.
     pub async fn audit_reading<'a>(
         &self,
         caller: &Caller,
         what: &str,
-        question: Option<&str>,
+        question: Option<(&str, usize)>,
         read: impl IntoIterator<Item = (&'a str, &'a str, &'a str)>,
     ) -> Result<(), EngineError> {
         if matches!(caller.channel(), Channel::Clinical | Channel::Terminal) {
@@ -101,10 +102,9 @@ impl Engine {
         );
         entry.agent = audit_agent(caller);
         entry.outcome_desc = "200".into();
-        if let Some(q) = question {
-            let redacted = self.redact(q);
-            entry.redactions = redacted.total();
-            entry.question = Some(redacted.text);
+        if let Some((text, redactions)) = question {
+            entry.question = Some(text.to_string());
+            entry.redactions = redactions;
         }
         entry.documents = documents;
         self.audit(&entry).await.map(|_| ())

@@ -53,33 +53,27 @@ pub(crate) fn find(text: &str, out: &mut Vec<Candidate>) {
         let labelled = text
             .get(from..m.start())
             .is_some_and(|before| ID_LABEL.is_match(before));
-        if !labelled || !digit_bounded(text, m.start(), m.end()) || !is_valid_15(&key) {
-            return false;
-        }
-        out.push(Candidate::new(
-            IdentifierKind::ResidentId,
-            m.start(),
-            m.end(),
-            key,
-        ));
-        true
+        let ok = labelled && digit_bounded(text, m.start(), m.end()) && is_valid_15(&key);
+        ok && take(m, key, out)
     });
     for_each_match(&RESIDENT_ID, text, |caps| {
         let Some(m) = caps.get(0) else {
             return false;
         };
         let key = digits_key(m.as_str());
-        if !digit_bounded(text, m.start(), m.end()) || !is_valid(&key) {
-            return false;
-        }
-        out.push(Candidate::new(
-            IdentifierKind::ResidentId,
-            m.start(),
-            m.end(),
-            key,
-        ));
-        true
+        digit_bounded(text, m.start(), m.end()) && is_valid(&key) && take(m, key, out)
     });
+}
+
+/// Records the match as an ID number; always true, so a detector can end on it.
+fn take(m: regex::Match<'_>, key: String, out: &mut Vec<Candidate>) -> bool {
+    out.push(Candidate::new(
+        IdentifierKind::ResidentId,
+        m.start(),
+        m.end(),
+        key,
+    ));
+    true
 }
 
 /// Whether `id` (18 characters, digits and a final `X`) has a valid check character and a

@@ -276,20 +276,7 @@ async fn no_door_returns_quotes_or_sends_the_model_anything_above_the_callers_cl
     for (name, role) in [("stu", Role::Student), ("tea", Role::Teacher)] {
         let password = format!("{name}-matrix-password");
         engine.add_user(name, role, Some(&password)).await.unwrap();
-        let r = client()
-            .post(format!("{url}/auth/login"))
-            .json(&json!({"name": name, "password": password}))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status(), 200);
-        let cookie = r.headers()[reqwest::header::SET_COOKIE]
-            .to_str()
-            .unwrap()
-            .split(';')
-            .next()
-            .unwrap()
-            .to_string();
+        let cookie = common::sign_in(&url, name, &password).await;
         askers.push(Asker {
             door: "web",
             clearance: role.clearance(),

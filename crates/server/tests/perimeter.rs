@@ -7,8 +7,8 @@ mod common;
 
 use std::path::Path;
 
-use common::{assert_error, client};
-use reqwest::header::{HeaderValue, AUTHORIZATION, COOKIE, ORIGIN, SET_COOKIE};
+use common::{assert_error, client, sign_in};
+use reqwest::header::{HeaderValue, AUTHORIZATION, COOKIE, ORIGIN};
 use serde_json::{json, Value};
 use zhiku_core::{Channel, Classification};
 use zhiku_engine::{Caller, IngestOptions, NewKey, Role};
@@ -18,18 +18,6 @@ async fn send(req: reqwest::RequestBuilder) -> (u16, Value) {
     let r = req.send().await.unwrap();
     let status = r.status().as_u16();
     (status, r.json().await.unwrap_or(Value::Null))
-}
-
-async fn sign_in(url: &str, name: &str, password: &str) -> String {
-    let r = client()
-        .post(format!("{url}/auth/login"))
-        .json(&json!({"name": name, "password": password}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
-    let set = r.headers()[SET_COOKIE].to_str().unwrap().to_string();
-    set.split(';').next().unwrap().to_string()
 }
 
 fn put(root: &Path, rel: &str, text: &str) {

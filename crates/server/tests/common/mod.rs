@@ -271,3 +271,19 @@ pub fn client() -> reqwest::Client {
         .build()
         .unwrap()
 }
+
+/// Signs `name` in on the chat page; returns the `Cookie` header value to send back.
+pub async fn sign_in(url: &str, name: &str, password: &str) -> String {
+    let r = client()
+        .post(format!("{url}/auth/login"))
+        .json(&serde_json::json!({"name": name, "password": password}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let set = r.headers()[reqwest::header::SET_COOKIE]
+        .to_str()
+        .unwrap()
+        .to_string();
+    set.split(';').next().unwrap().to_string()
+}
