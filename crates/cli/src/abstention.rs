@@ -2,7 +2,8 @@
 //! as asked (answerable: abstaining is a miss); on the same questions with every passage
 //! judged relevant removed from the results (their answer is no longer in the corpus, but
 //! passages on the same topic are: the hard case, abstaining is right); and on another set's
-//! questions (off-topic: abstaining is right). The sweep picks thresholds on pooled sets;
+//! questions (off-topic: abstaining is right); and on questions naming a real entity the
+//! corpus never mentions (`--unseen-entities`: abstaining is right). The sweep picks thresholds on pooled sets;
 //! tune on dev sets only.
 
 use std::collections::HashSet;
@@ -17,6 +18,8 @@ pub struct AbstentionSignals {
     pub answerable: Vec<Relevance>,
     pub unanswerable: Vec<Relevance>,
     pub off_topic: Vec<Relevance>,
+    /// Questions naming something the corpus never mentions.
+    pub unseen: Vec<Relevance>,
 }
 
 impl AbstentionSignals {
@@ -40,7 +43,14 @@ impl AbstentionSignals {
         self.off_topic.push(Relevance::assess(question, &top));
     }
 
+    /// A question naming an entity this corpus never mentions.
+    pub fn record_unseen(&mut self, question: &str, hits: &[Hit], k: usize) {
+        let top: Vec<Hit> = hits.iter().take(k).cloned().collect();
+        self.unseen.push(Relevance::assess(question, &top));
+    }
+
     pub fn extend(&mut self, other: &AbstentionSignals) {
+        self.unseen.extend_from_slice(&other.unseen);
         self.answerable.extend_from_slice(&other.answerable);
         self.unanswerable.extend_from_slice(&other.unanswerable);
         self.off_topic.extend_from_slice(&other.off_topic);
@@ -58,8 +68,10 @@ impl AbstentionSignals {
             answerable_abstained: rate(&self.answerable),
             unanswerable_abstained: rate(&self.unanswerable),
             off_topic_abstained: rate(&self.off_topic),
+            unseen_abstained: rate(&self.unseen),
             queries: self.answerable.len(),
             off_topic_queries: self.off_topic.len(),
+            unseen_queries: self.unseen.len(),
         }
     }
 
@@ -69,13 +81,14 @@ impl AbstentionSignals {
             v.iter()
                 .enumerate()
                 .filter(|(i, _)| i % 2 == parity)
-                .map(|(_, r)| *r)
+                .map(|(_, r)| r.clone())
                 .collect()
         };
         AbstentionSignals {
             answerable: pick(&self.answerable),
             unanswerable: pick(&self.unanswerable),
             off_topic: pick(&self.off_topic),
+            unseen: pick(&self.unseen),
         }
     }
 
@@ -142,8 +155,11 @@ pub struct AbstentionRates {
     pub unanswerable_abstained: f64,
     /// Share of other sets' questions the agent would refuse.
     pub off_topic_abstained: f64,
+    /// Share of questions naming an entity the corpus never mentions that it would refuse.
+    pub unseen_abstained: f64,
     pub queries: usize,
     pub off_topic_queries: usize,
+    pub unseen_queries: usize,
 }
 
 impl AbstentionRates {
@@ -164,17 +180,23 @@ impl std::fmt::Display for AbstentionRates {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "| {:.4} | {:.2} | {:.2} | {} | {} | {} | {} / {} |",
+            "| {:.4} | {:.2} | {:.2} | {} | {} | {} | {} | {} / {} / {} |",
             self.min_relevance,
             self.coverage_weight,
             self.min_term_coverage,
             with_margin(self.answerable_abstained, self.queries),
             with_margin(self.unanswerable_abstained, self.queries),
             with_margin(self.off_topic_abstained, self.off_topic_queries),
+            if self.unseen_queries == 0 {
+                "-".to_string()
+            } else {
+                with_margin(self.unseen_abstained, self.unseen_queries)
+            },
             self.queries,
-            self.off_topic_queries
+            self.off_topic_queries,
+            self.unseen_queries
         )
     }
 }
 
-pub const TABLE_HEAD: &str = "| min relevance | coverage weight | min coverage | refused: answerable (± 95%) | answer removed | off-topic | queries / off-topic |\n|---|---|---|---|---|---|---|";
+pub const TABLE_HEAD: &str = "| min relevance | coverage weight | min coverage | refused: answerable (± 95%) | answer removed | off-topic | named entity not in the sources | queries / off-topic / entity |\n|---|---|---|---|---|---|---|---|";

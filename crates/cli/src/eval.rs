@@ -33,7 +33,7 @@ use zhiku_engine::{Caller, Engine};
 #[derive(Args)]
 pub struct EvalArgs {
     /// Folders with corpus.jsonl, queries.jsonl and qrels.tsv.
-    #[arg(required = true)]
+    #[arg(required_unless_present = "conversations")]
     pub dirs: Vec<PathBuf>,
     /// Print the figures as one JSON object.
     #[arg(long)]
@@ -57,6 +57,17 @@ pub struct EvalArgs {
     /// `[llm]` (see deploy/llm/ for a local model).
     #[arg(long, value_name = "N")]
     pub answers: Option<usize>,
+    /// A folder of `<domain>.jsonl` questions naming entities the set's corpus never mentions
+    /// (tests/eval/unseen-entities): the share the agent refuses, beside off-topic.
+    #[arg(long, value_name = "DIR")]
+    pub unseen_entities: Option<PathBuf>,
+    /// A conversation set (tests/conversations): dialogues asked through the agent over the
+    /// sample corpora (`--corpora`), recall@5 and refusals per turn kind.
+    #[arg(long, value_name = "DIR")]
+    pub conversations: Option<PathBuf>,
+    /// The corpora the conversation set's documents come from.
+    #[arg(long, value_name = "DIR", default_value = "corpora")]
+    pub corpora: PathBuf,
 }
 
 #[derive(Deserialize)]
@@ -263,7 +274,72 @@ pub struct ExtractiveFigures {
     pub answer_hit_agent: f64,
     /// Fraction of these answerable questions the agent's relevance check refuses.
     pub abstained_agent: f64,
+    /// Fraction of answers whose first sentence (markers removed) holds a gold answer.
+    pub first_sentence: f64,
+    /// Fraction of answers whose first `LEAD_CHARS` characters (markers removed) hold one.
+    pub first_180: f64,
     pub queries: usize,
+}
+
+/// What a phone shows before the reader scrolls: the mini-program's reply width.
+const LEAD_CHARS: usize = 180;
+
+/// The answer's first sentence as a reader sees it: up to its first citation marker (each
+/// extractive unit ends with one) or its first sentence end, markers removed.
+pub fn first_sentence(answer: &str) -> String {
+    let upto_marker = marker_start(answer).map_or(answer, |i| &answer[..i]);
+    let plain = without_markers(upto_marker);
+    let mut end = plain.len();
+    let mut chars = plain.char_indices().peekable();
+    while let Some((i, c)) = chars.next() {
+        let next = chars.peek().map(|&(_, n)| n);
+        let ends = matches!(c, '。' | '！' | '？' | '\n')
+            || (matches!(c, '.' | '!' | '?') && next.is_none_or(char::is_whitespace));
+        if ends {
+            end = i + c.len_utf8();
+            break;
+        }
+    }
+    plain[..end].trim().to_string()
+}
+
+/// Where the first `[n]` / `[n, m]` marker starts.
+fn marker_start(text: &str) -> Option<usize> {
+    text.char_indices()
+        .find(|&(i, c)| c == '[' && marker_len(&text[i..]) > 0)
+        .map(|(i, _)| i)
+}
+
+/// Length in bytes of a citation marker at the start of `s` (0 if there is none).
+fn marker_len(s: &str) -> usize {
+    let Some(rest) = s.strip_prefix('[') else {
+        return 0;
+    };
+    let inner: String = rest
+        .chars()
+        .take_while(|c| c.is_ascii_digit() || matches!(c, ',' | ' '))
+        .collect();
+    if inner.chars().any(|c| c.is_ascii_digit()) && rest[inner.len()..].starts_with(']') {
+        inner.len() + 2
+    } else {
+        0
+    }
+}
+
+/// The text without its citation markers.
+pub fn without_markers(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(c) = rest.chars().next() {
+        let len = marker_len(rest);
+        if len > 0 {
+            rest = &rest[len..];
+        } else {
+            out.push(c);
+            rest = &rest[c.len_utf8()..];
+        }
+    }
+    out
 }
 
 /// Questions from other sets asked of each corpus, for the off-topic abstention rate.
@@ -433,6 +509,15 @@ async fn measure(
                     extractive.abstained += f64::from(answer.abstained);
                     let hit = q.answers.iter().any(|a| answer.text.contains(a.as_str()));
                     extractive.answer_hit += f64::from(hit);
+                    let first = first_sentence(&answer.text);
+                    let lead: String = without_markers(&answer.text)
+                        .chars()
+                        .take(LEAD_CHARS)
+                        .collect();
+                    extractive.first_sentence +=
+                        f64::from(q.answers.iter().any(|a| first.contains(a.as_str())));
+                    extractive.first_180 +=
+                        f64::from(q.answers.iter().any(|a| lead.contains(a.as_str())));
                     let top = &results.hits[..results.hits.len().min(passages)];
                     let gated =
                         !zhiku_agent::Relevance::assess(&q.text, top).sufficient(&agent_cfg);
@@ -523,11 +608,26 @@ async fn measure(
             .await?;
         signals.record_off_topic(q, &results.hits, passages);
     }
+    if let Some(folder) = &args.unseen_entities {
+        let file = folder.join(format!("{}.jsonl", domain.name()));
+        if file.exists() {
+            for q in read_queries(&file)? {
+                let results = tuned
+                    .search(&q.text, &filter, passages, RetrievalMode::Hybrid)
+                    .await?;
+                signals.record_unseen(&q.text, &results.hits, passages);
+            }
+        } else {
+            eprintln!("no {}: the named-entity line is left out", file.display());
+        }
+    }
     let n = extractive.queries.max(1) as f64;
     extractive.answer_hit /= n;
     extractive.abstained /= n;
     extractive.answer_hit_agent /= n;
     extractive.abstained_agent /= n;
+    extractive.first_sentence /= n;
+    extractive.first_180 /= n;
     Ok(EvalOutcome {
         corpus: report.documents,
         queries: queries.len(),
@@ -651,6 +751,12 @@ pub async fn run(config: Config, args: EvalArgs) -> anyhow::Result<ExitCode> {
         };
         outcomes.push((dir, evaluate(config.clone(), dir, off_topic, &args).await?));
     }
+    let conversations = match &args.conversations {
+        Some(set) => Some(
+            crate::eval_conversations::evaluate(config.clone(), set, &args.corpora).await?,
+        ),
+        None => None,
+    };
     let mut pooled = AbstentionSignals::default();
     for (_, o) in &outcomes {
         pooled.extend(&o.signals);
@@ -666,16 +772,29 @@ pub async fn run(config: Config, args: EvalArgs) -> anyhow::Result<ExitCode> {
                     "answers": o.answers, "fusion_sweep": o.sweep, "by_source": o.by_source})
             })
             .collect();
-        let json = match sets.as_slice() {
+        let mut json = match sets.as_slice() {
             [one] => one.clone(),
             _ => serde_json::json!({"sets": sets, "abstention": pooled.rates(&config.agent),
                 "sweep": pooled.sweep(&SWEEP_BOUNDS), "two_fold": pooled.two_fold(0.05)}),
         };
+        if let (Some(c), Some(obj)) = (&conversations, json.as_object_mut()) {
+            let rows: Vec<serde_json::Value> = c
+                .iter()
+                .map(|((kind, lang), f)| serde_json::json!({"kind": kind, "lang": lang, "figures": f}))
+                .collect();
+            obj.insert("conversations".into(), rows.into());
+        }
         println!("{}", serde_json::to_string_pretty(&json)?);
         return Ok(ExitCode::SUCCESS);
     }
     for (dir, out) in &outcomes {
         print_outcome(dir, out);
+    }
+    if let Some(c) = &conversations {
+        crate::eval_conversations::print(c);
+    }
+    if outcomes.is_empty() {
+        return Ok(ExitCode::SUCCESS);
     }
     if outcomes.iter().any(|(_, o)| o.answers.is_some()) {
         println!(
@@ -757,8 +876,15 @@ fn print_outcome(dir: &Path, out: &EvalOutcome) {
     let e = &out.extractive;
     println!(
         "extractive answer (hybrid hits, {} queries with gold answers): contains a gold answer {:.3}, abstained {:.3}; \
-         behind the agent's relevance check: contains a gold answer {:.3}, refused {:.3}",
-        e.queries, e.answer_hit, e.abstained, e.answer_hit_agent, e.abstained_agent
+         behind the agent's relevance check: contains a gold answer {:.3}, refused {:.3}; \
+         gold answer in the first sentence {:.3}, in the first {LEAD_CHARS} characters {:.3}",
+        e.queries,
+        e.answer_hit,
+        e.abstained,
+        e.answer_hit_agent,
+        e.abstained_agent,
+        e.first_sentence,
+        e.first_180
     );
     println!("hybrid by source: | source | queries | nDCG@10 | R@10 |");
     for (source, f) in &out.by_source {
@@ -794,6 +920,14 @@ mod tests {
 
     fn graded(ids: &[(&str, f64)]) -> Grades {
         ids.iter().map(|(s, g)| (s.to_string(), *g)).collect()
+    }
+
+    #[test]
+    fn the_first_sentence_is_what_a_reader_sees_first() {
+        assert_eq!(first_sentence("天坛建于1420年。[1] 祈年殿[2]"), "天坛建于1420年。");
+        assert_eq!(first_sentence("Sₙ = n(a₁+aₙ)/2[1] 另一句[2]"), "Sₙ = n(a₁+aₙ)/2");
+        assert_eq!(first_sentence("It is 1.5 mg. Then [x] more"), "It is 1.5 mg.");
+        assert_eq!(without_markers("a[1] b[2, 3] [x] c[1"), "a b [x] c[1");
     }
 
     #[test]

@@ -10,6 +10,7 @@ mod bench_rate;
 mod bench_serve;
 mod eval;
 mod eval_answers;
+mod eval_conversations;
 mod keys;
 mod route;
 mod search;
