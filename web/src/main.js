@@ -310,6 +310,7 @@ async function openConversation(id) {
       notices: tv.notices ?? [],
       mode: tv.mode,
       abstained: tv.abstained,
+      query: tv.query,
       seq: tv.seq,
       withheld: tv.withheld,
     }));
@@ -376,8 +377,15 @@ function renderThread() {
   state.turns.at(-1)?.el.scrollIntoView({ block: 'end' });
 }
 
+// The query actually searched, when a follow-up was rewritten to stand alone.
+function searchedFor(turn) {
+  const q = (turn.query ?? '').trim();
+  if (!q || q === turn.question.trim()) return null;
+  return h('p', { class: 'searched muted', dir: 'auto' }, `${t('searchedFor')}: ${q}`);
+}
+
 function drawTurn(turn) {
-  const answer = h('div', { class: 'answer markdown' });
+  const answer = h('div', { class: turn.abstained ? 'answer markdown abstained' : 'answer markdown' });
   answer.innerHTML = markdownHtml(turn.answer);
   linkCitations(answer, turn.citations, (n, a) => panel.open(turn.citations.get(n), a));
   const waiting = turn.streaming && !turn.answer;
@@ -388,7 +396,7 @@ function drawTurn(turn) {
       'div',
       { class: 'reply', 'aria-busy': turn.streaming ? 'true' : 'false' },
       turn.mode === 'extractive' ? h('span', { class: 'badge', title: t('extractiveTitle') }, t('extractive')) : null,
-      turn.abstained ? h('p', { class: 'abstained', role: 'note' }, t('abstained')) : null,
+      searchedFor(turn),
       turn.notices.map((n) => h('p', { class: 'notice', role: 'note' }, h('strong', {}, t('notice') + ': '), n)),
       waiting ? h('p', { class: 'muted thinking' }, t('thinking')) : answer,
       turn.error ? h('p', { class: 'error', role: 'alert' }, `${t('error')}: ${turn.error}`) : null,
@@ -522,6 +530,7 @@ async function send(question) {
       (name, data) => {
         if (name === 'started') {
           turn.mode = data.mode;
+          turn.query = data.query;
           if (data.conversation_id && !state.conversationId) state.conversationId = data.conversation_id;
         } else if (name === 'text') {
           turn.answer += data.text;
@@ -535,6 +544,7 @@ async function send(question) {
           turn.notices = data.notices;
           turn.abstained = data.abstained;
           turn.mode = data.mode;
+          turn.query = data.query;
           turn.seq = data.turn;
         } else if (name === 'error') {
           turn.error = data.error?.message ?? 'error';

@@ -141,8 +141,13 @@ describe('without a model (extractive answers)', () => {
     const answer = await turn.locator('.answer').textContent();
     for (const n of notices) assert.ok(!answer.includes(n.replace(/^提示:\s*/, '')), 'a notice is not mixed into the answer');
     const none = await ask(page, '火星上第一家面包店的店主叫什么名字？');
-    await none.locator('.abstained').waitFor();
-    assert.equal(await none.locator('.abstained').textContent(), '资料中没有找到这个问题的答案。');
+    await none.locator('.answer.abstained').waitFor();
+    // Said once, in the answer, in Chinese: no banner or notice repeating it.
+    const refusal = await none.locator('.answer.abstained').textContent();
+    assert.match(refusal, /^资料中没有/);
+    assert.ok(!/[A-Za-z]{3}/.test(refusal), refusal);
+    const said = (await none.locator('.reply').textContent()).split('资料中没有').length - 1;
+    assert.equal(said, 1, 'the refusal is said once');
     await context.close();
   });
 

@@ -83,7 +83,7 @@ impl Agent {
         let keep = req.history.len().saturating_sub(self.cfg.history_turns);
         let history = &req.history[keep..];
         let lang = detect_language(&question);
-        let query = self.standalone(history, &question, lang).await;
+        let mut query = self.standalone(history, &question, lang).await;
         let mut filter = req.filter.clone();
         if let Some(d) = domain {
             filter.domains = vec![d.name().to_string()];
@@ -99,14 +99,40 @@ impl Agent {
         };
         let k = policy.passages.unwrap_or(self.cfg.passages);
         let mut notices = Vec::new();
-        let hits = match &req.passages {
+        let mut hits = match &req.passages {
             Some(given) => given.iter().take(k).cloned().collect(),
             None => {
                 self.retrieve(&query, &filter, &hints, k, lang, &mut notices)
                     .await?
             }
         };
-        let relevance = Relevance::assess(&query, &hits);
+        let mut relevance = Relevance::assess(&query, &hits);
+        // A follow-up read wrongly as depending on the conversation: as asked, it may answer.
+        if query != question && req.passages.is_none() && !relevance.sufficient(&self.cfg) {
+            let mut as_asked_notices = Vec::new();
+            let as_asked = self
+                .retrieve(&question, &filter, &hints, k, lang, &mut as_asked_notices)
+                .await?;
+            let r = Relevance::assess(&question, &as_asked);
+            if !as_asked.is_empty() && r.sufficient(&self.cfg) {
+                (query, hits, relevance, notices) =
+                    (question.clone(), as_asked, r, as_asked_notices);
+            }
+        }
+        // A follow-up read as standing alone that is refused as asked: with the
+        // conversation's referent before it ("多久调一次？" after a question on 分层名单).
+        if query == question && req.passages.is_none() && !relevance.sufficient(&self.cfg) {
+            if let Some(with) = crate::conversation::with_referent(history, &question) {
+                let mut with_notices = Vec::new();
+                let found = self
+                    .retrieve(&with, &filter, &hints, k, lang, &mut with_notices)
+                    .await?;
+                let r = Relevance::assess(&with, &found);
+                if !found.is_empty() && r.sufficient(&self.cfg) {
+                    (query, hits, relevance, notices) = (with, found, r, with_notices);
+                }
+            }
+        }
         let mut out = Output::new(&hits, &self.registry, lang, &mut on_event);
         out.event(AnswerEvent::Started {
             conversation_id: conversation_id.clone(),
@@ -132,8 +158,11 @@ impl Agent {
         let mut removed = 0;
         let mut support = SupportReport::default();
         if hits.is_empty() || !relevance.sufficient(&self.cfg) {
-            out.notice(messages::below_threshold(lang).into());
-            out.text(messages::no_answer(lang));
+            // Said once, in the text, in the reader's language; no notice repeating it.
+            match &relevance.unmentioned {
+                Some(name) => out.text(&messages::not_mentioned(lang, name)),
+                None => out.text(messages::no_answer(lang)),
+            }
             abstained = true;
         } else if let Some(llm) = &self.llm {
             match self.model_answer(llm, &ctx, &mut out).await {
@@ -330,7 +359,6 @@ impl Agent {
                     out.notice(messages::truncated(lang).into());
                 }
                 if asm.abstained {
-                    out.notice(messages::model_abstained(lang).into());
                     out.text(messages::no_answer(lang));
                 } else if asm.text.trim().is_empty() {
                     return Err(if asm.dropped.is_empty() && asm.unsupported.is_empty() {
@@ -347,7 +375,6 @@ impl Agent {
             }
             // The model had already said the passages do not answer: that stands.
             Err(_) if asm.abstained => {
-                out.notice(messages::model_abstained(lang).into());
                 out.text(messages::no_answer(lang));
                 Ok(ModelResult {
                     removed: asm.removed(),
@@ -443,16 +470,26 @@ impl Agent {
     /// The extractive answer into `out`, scored against the stand-alone query (a follow-up
     /// alone says too little); true when it abstained.
     fn extractive(&self, ctx: &Context<'_>, out: &mut Output<'_, impl FnMut(AnswerEvent)>) -> bool {
-        let hits = ctx.hits;
+        // After a model's partial answer the numbers it cited by stay as they were.
+        let renumber = out.text.is_empty();
         let opts = ExtractiveOptions {
             max_width: ctx.policy.max_width,
+            renumber,
             ..ExtractiveOptions::default()
         };
-        let ex = extractive_answer(ctx.query, hits, opts);
+        let ex = extractive_answer(ctx.query, ctx.hits, opts);
         if ex.abstained {
             out.text(&ex.text);
             return true;
         }
+        let cited;
+        let hits = if renumber {
+            cited = ex.cited_hits(ctx.hits);
+            out.cite_from(cited.clone());
+            cited.as_slice()
+        } else {
+            ctx.hits
+        };
         let mut asm = Assembler::new(hits, ctx.domain, ctx.policy, Origin::Extractive);
         asm.push(&ex.text, &mut |p| out.piece(p));
         asm.finish(&mut |p| out.piece(p));

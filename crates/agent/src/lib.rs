@@ -9,10 +9,12 @@
 
 mod agent;
 mod answer;
+mod answer_type;
 mod assembler;
 mod budget;
 mod citations;
 mod conversation;
+mod entity;
 mod extractive;
 mod lang;
 pub mod llm;
@@ -21,6 +23,7 @@ mod output;
 mod prompts;
 mod relevance;
 mod support;
+mod units;
 
 pub use agent::Agent;
 pub use answer::{AgentError, Answer, AnswerEvent, AnswerMode, AskRequest, SupportReport};

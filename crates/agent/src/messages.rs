@@ -9,6 +9,16 @@ pub fn no_answer(lang: Language) -> &'static str {
     }
 }
 
+/// The refusal when the question names something no passage mentions.
+pub fn not_mentioned(lang: Language, name: &str) -> String {
+    match lang {
+        Language::Chinese => format!("资料中没有关于“{name}”的内容，无法回答这个问题。"),
+        Language::English => {
+            format!("The sources say nothing about “{name}”, so this question cannot be answered from them.")
+        }
+    }
+}
+
 pub fn extractive_no_model(lang: Language) -> &'static str {
     match lang {
         Language::Chinese => "抽取式回答：未配置大模型，以下句子摘自检索到的资料。",
@@ -29,20 +39,6 @@ pub fn interrupted(lang: Language, reason: &str) -> String {
         Language::English => format!(
             "The model's answer was cut off ({reason}); sentences quoted from the sources follow."
         ),
-    }
-}
-
-pub fn below_threshold(lang: Language) -> &'static str {
-    match lang {
-        Language::Chinese => "检索到的资料与问题相关度太低，因此不作回答，以免凭空编造。",
-        Language::English => "The retrieved sources are not relevant enough to this question, so no answer is given rather than one made up.",
-    }
-}
-
-pub fn model_abstained(lang: Language) -> &'static str {
-    match lang {
-        Language::Chinese => "大模型判断资料中没有答案。",
-        Language::English => "The model found no answer in the sources.",
     }
 }
 

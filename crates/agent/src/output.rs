@@ -1,6 +1,8 @@
 //! The answer as it forms: collected for the finished [`crate::Answer`] and forwarded to the
 //! caller as events, each newly cited source resolved to its citation.
 
+use std::borrow::Cow;
+
 use zhiku_core::{DomainRegistry, Hit};
 
 use crate::answer::AnswerEvent;
@@ -10,7 +12,7 @@ use crate::lang::Language;
 
 /// Collects the answer while forwarding it as events.
 pub(crate) struct Output<'a, F: FnMut(AnswerEvent)> {
-    hits: &'a [Hit],
+    hits: Cow<'a, [Hit]>,
     registry: &'a DomainRegistry,
     pub(crate) lang: Language,
     sink: &'a mut F,
@@ -27,7 +29,7 @@ impl<'a, F: FnMut(AnswerEvent)> Output<'a, F> {
         sink: &'a mut F,
     ) -> Self {
         Self {
-            hits,
+            hits: Cow::Borrowed(hits),
             registry,
             lang,
             sink,
@@ -35,6 +37,12 @@ impl<'a, F: FnMut(AnswerEvent)> Output<'a, F> {
             citations: Vec::new(),
             notices: Vec::new(),
         }
+    }
+
+    /// Markers from now on number these passages (an extractive answer numbers the passages
+    /// it quotes in order of first use).
+    pub(crate) fn cite_from(&mut self, hits: Vec<Hit>) {
+        self.hits = Cow::Owned(hits);
     }
 
     pub(crate) fn event(&mut self, e: AnswerEvent) {

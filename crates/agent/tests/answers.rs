@@ -79,10 +79,15 @@ fn extractive_answers_quote_the_best_sentences_with_citations() {
         &passages(),
         ExtractiveOptions::default(),
     );
+    // Markers are numbered 1..n in order of first use: the only source cited is [1].
     assert!(
-        a.text.contains("It opened to visitors in 1957.[3]"),
+        a.text.starts_with("It opened to visitors in 1957.[1]"),
         "{}",
         a.text
+    );
+    assert_eq!(
+        check_citations(&a.text, &a.cited_hits(&passages())).citations[0].doc_id,
+        "wall"
     );
 }
 

@@ -752,9 +752,9 @@ pub async fn run(config: Config, args: EvalArgs) -> anyhow::Result<ExitCode> {
         outcomes.push((dir, evaluate(config.clone(), dir, off_topic, &args).await?));
     }
     let conversations = match &args.conversations {
-        Some(set) => Some(
-            crate::eval_conversations::evaluate(config.clone(), set, &args.corpora).await?,
-        ),
+        Some(set) => {
+            Some(crate::eval_conversations::evaluate(config.clone(), set, &args.corpora).await?)
+        }
         None => None,
     };
     let mut pooled = AbstentionSignals::default();
@@ -924,9 +924,18 @@ mod tests {
 
     #[test]
     fn the_first_sentence_is_what_a_reader_sees_first() {
-        assert_eq!(first_sentence("天坛建于1420年。[1] 祈年殿[2]"), "天坛建于1420年。");
-        assert_eq!(first_sentence("Sₙ = n(a₁+aₙ)/2[1] 另一句[2]"), "Sₙ = n(a₁+aₙ)/2");
-        assert_eq!(first_sentence("It is 1.5 mg. Then [x] more"), "It is 1.5 mg.");
+        assert_eq!(
+            first_sentence("天坛建于1420年。[1] 祈年殿[2]"),
+            "天坛建于1420年。"
+        );
+        assert_eq!(
+            first_sentence("Sₙ = n(a₁+aₙ)/2[1] 另一句[2]"),
+            "Sₙ = n(a₁+aₙ)/2"
+        );
+        assert_eq!(
+            first_sentence("It is 1.5 mg. Then [x] more"),
+            "It is 1.5 mg."
+        );
         assert_eq!(without_markers("a[1] b[2, 3] [x] c[1"), "a b [x] c[1");
     }
 

@@ -48,14 +48,21 @@ pub async fn evaluate(
 ) -> anyhow::Result<ConversationFigures> {
     let text = std::fs::read_to_string(set.join("queries.jsonl"))?;
     let mut turns = Vec::new();
-    for (i, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
+    for (i, line) in text
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+    {
         let t: DialogueTurn = serde_json::from_str(line).map_err(|e| {
             anyhow::anyhow!("{}:{}: {e}", set.join("queries.jsonl").display(), i + 1)
         })?;
         turns.push(t);
     }
     let mut expected: HashMap<String, HashSet<String>> = HashMap::new();
-    for line in std::fs::read_to_string(set.join("qrels.tsv"))?.lines().skip(1) {
+    for line in std::fs::read_to_string(set.join("qrels.tsv"))?
+        .lines()
+        .skip(1)
+    {
         let mut cols = line.split('\t');
         if let (Some(q), Some(d)) = (cols.next(), cols.next()) {
             expected.entry(q.into()).or_default().insert(d.into());

@@ -47,6 +47,7 @@ impl Engine {
                     TurnSources::default()
                 },
                 abstained: t.abstained,
+                query: t.standalone.filter(|_| shown),
                 question: t.question.filter(|_| shown),
                 answer: t.answer.filter(|_| shown),
                 domain: t.domain,

@@ -139,6 +139,8 @@ pub struct TurnView {
     /// `None` when not stored (clinical questions) or withheld.
     pub question: Option<String>,
     pub answer: Option<String>,
+    /// The query retrieval ran (a follow-up made to stand alone); `None` when not shown.
+    pub query: Option<String>,
     /// The answer's sources and notices, as they were sent with it (empty when not kept).
     #[serde(flatten)]
     pub sources: TurnSources,

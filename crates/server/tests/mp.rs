@@ -284,6 +284,31 @@ async fn answers_fit_a_phone_in_the_questions_language_and_follow_up() {
     assert_eq!(s, 200, "{next}");
     assert_eq!(next["conversation_id"], id.as_str());
     assert_eq!(next["turn"], 2);
+    // The follow-up is about the Forbidden City's tickets, in a phone's width (360 columns:
+    // 180 Chinese characters) once the markers are taken out, without the record's title line.
+    let reply = next["answer"].as_str().unwrap();
+    let plain: String = reply
+        .split('[')
+        .map(|p| p.split_once(']').map_or(p, |(_, rest)| rest))
+        .collect();
+    assert!(
+        zhiku_agent::display_width(&plain) <= 360,
+        "{} columns: {reply}",
+        zhiku_agent::display_width(&plain)
+    );
+    assert!(
+        !reply.contains("故宫（故宫博物院） /") && !reply.contains("**"),
+        "{reply}"
+    );
+    assert!(
+        reply.contains("60")
+            && next["sources"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|s| s["site_id"] == "forbidden-city"),
+        "{next}"
+    );
     // Another tourist cannot continue it.
     let other = login("bo-other").await;
     let (s, body) = post(
@@ -304,6 +329,11 @@ async fn answers_fit_a_phone_in_the_questions_language_and_follow_up() {
     assert_eq!(en["lang"], "en");
     let text = en["answer"].as_str().unwrap();
     assert!(zhiku_agent::display_width(text) <= 360, "{text}");
+    // Plain text a mini-program can show: no Markdown, no bilingual field labels.
+    for debris in ["**", "##", "地点 Site", "| "] {
+        assert!(!text.contains(debris), "{debris:?} in {text}");
+    }
+    assert!(!has_cjk(text), "one language: {text}");
     assert!(
         en["sources"]
             .as_array()
