@@ -107,29 +107,23 @@ impl Agent {
             }
         };
         let mut relevance = Relevance::assess(&query, &hits);
-        // A follow-up read wrongly as depending on the conversation: as asked, it may answer.
-        if query != question && req.passages.is_none() && !relevance.sufficient(&self.cfg) {
-            let mut as_asked_notices = Vec::new();
-            let as_asked = self
-                .retrieve(&question, &filter, &hints, k, lang, &mut as_asked_notices)
-                .await?;
-            let r = Relevance::assess(&question, &as_asked);
-            if !as_asked.is_empty() && r.sufficient(&self.cfg) {
-                (query, hits, relevance, notices) =
-                    (question.clone(), as_asked, r, as_asked_notices);
-            }
-        }
-        // A follow-up read as standing alone that is refused as asked: with the
-        // conversation's referent before it ("多久调一次？" after a question on 分层名单).
-        if query == question && req.passages.is_none() && !relevance.sufficient(&self.cfg) {
-            if let Some(with) = crate::conversation::with_referent(history, &question) {
-                let mut with_notices = Vec::new();
+        // Refused: one other reading of a follow-up. Rewritten, it may not have depended on the
+        // conversation after all (as asked); searched as asked, it may have (with the
+        // conversation's subject before it: "多久调一次？" after a question on 分层名单).
+        if req.passages.is_none() && !relevance.sufficient(&self.cfg) {
+            let other = if query != question {
+                Some(question.clone())
+            } else {
+                crate::conversation::with_referent(history, &question)
+            };
+            if let Some(other) = other {
+                let mut other_notices = Vec::new();
                 let found = self
-                    .retrieve(&with, &filter, &hints, k, lang, &mut with_notices)
+                    .retrieve(&other, &filter, &hints, k, lang, &mut other_notices)
                     .await?;
-                let r = Relevance::assess(&with, &found);
+                let r = Relevance::assess(&other, &found);
                 if !found.is_empty() && r.sufficient(&self.cfg) {
-                    (query, hits, relevance, notices) = (with, found, r, with_notices);
+                    (query, hits, relevance, notices) = (other, found, r, other_notices);
                 }
             }
         }

@@ -527,8 +527,8 @@ fn chat_keeps_the_conversation_and_survives_a_bad_line() {
     let stdout = text(&out.stdout);
     assert!(stdout.contains("1406"), "{stdout}");
     assert!(
-        stdout.contains("(query: 故宫始建于哪一年？ 它是谁下令修建的？)"),
-        "the follow-up is searched with the first question: {stdout}"
+        stdout.contains("(query: 故宫是谁下令修建的？)"),
+        "the follow-up is searched with its referent put in: {stdout}"
     );
     assert!(
         text(&out.stderr).contains("3000 characters long"),

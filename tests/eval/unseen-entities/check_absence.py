@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Re-check that no name of any unseen entity occurs in its set's corpus.
 
-Usage: python3 check_absence.py [EVAL_ROOT]   (default /work/shared/eval)
+Usage: python3 check_absence.py [EVAL_ROOT]   (default ../shared/eval beside the repository)
 For each {education,medicine,culture}.jsonl next to this script, every string in
 `entity` + `aliases` is searched case-insensitively as a plain substring of
 title + "\n" + text of every passage in EVAL_ROOT/<set>/corpus.jsonl.
@@ -9,8 +9,8 @@ Exit status 1 if any name occurs.
 """
 import json, os, sys
 
-root = sys.argv[1] if len(sys.argv) > 1 else "/work/shared/eval"
 here = os.path.dirname(os.path.abspath(__file__))
+root = sys.argv[1] if len(sys.argv) > 1 else os.path.join(here, "../../../../shared/eval")
 bad = 0
 for name in ("education", "medicine", "culture"):
     corpus = []
