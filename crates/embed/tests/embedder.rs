@@ -14,12 +14,13 @@ fn cosine(a: &[f32], b: &[f32]) -> f32 {
 fn matches_reference_vectors_from_the_conversion() {
     let embedder =
         Embedder::load(&EmbeddingConfig::default()).expect("model installed by make setup");
-    let path = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../deploy/models/reference_vectors.json"
-    );
-    let reference: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    // The checkout the test runs in (cargo sets this for every test process), not the one it
+    // was compiled in: a shared target folder may hold a binary built from another clone.
+    let root =
+        std::env::var("CARGO_MANIFEST_DIR").unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").into());
+    let path = std::path::Path::new(&root).join("../../deploy/models/reference_vectors.json");
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let reference: serde_json::Value = serde_json::from_str(&text).unwrap();
     let items = reference["items"].as_array().expect("list");
     assert!(items.len() >= 4);
     for item in items {
