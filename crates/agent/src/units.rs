@@ -185,7 +185,8 @@ fn bilingual_field(line: &str, chinese: bool) -> Option<(&str, &str)> {
     ok.then_some((if chinese { zh } else { en }, value))
 }
 
-/// Markdown emphasis, inline code and links removed; a bold lead-in label
+/// Markdown emphasis and inline code removed (links stay: the page renders them, safely, and
+/// says where they go); a bold lead-in label
 /// ("**Recommendation 4.2.3** (Strength: strong; Evidence: B)") dropped when text follows it,
 /// since the source's note says the same once, beside the citation.
 pub(crate) fn plain(text: &str) -> String {
@@ -212,25 +213,6 @@ pub(crate) fn plain(text: &str) -> String {
             '*' | '`' => continue,
             '_' if chars.peek() == Some(&'_') => {
                 chars.next();
-            }
-            '[' => {
-                // [text](url) → text.
-                let rest: String = chars.clone().collect();
-                if let Some(close) = rest.find(']') {
-                    let inner = &rest[..close];
-                    let after = &rest[close + 1..];
-                    if after.starts_with('(') {
-                        if let Some(paren) = after.find(')') {
-                            out.push_str(inner);
-                            let skip = inner.chars().count() + 1 + after[..=paren].chars().count();
-                            for _ in 0..skip {
-                                chars.next();
-                            }
-                            continue;
-                        }
-                    }
-                }
-                out.push(c);
             }
             _ => out.push(c),
         }
@@ -314,7 +296,7 @@ mod tests {
         );
         assert_eq!(
             plain("See [the guide](http://x/y) and **Drum Tower**."),
-            "See the guide and Drum Tower."
+            "See [the guide](http://x/y) and Drum Tower."
         );
         assert_eq!(
             texts("It costs 60 CNY, e.g. in April. It opens at 8.", false),
