@@ -14,7 +14,7 @@ use crate::answer::{AgentError, Answer, AnswerEvent, AnswerMode, AskRequest, Sup
 use crate::assembler::{Assembler, Origin, NO_ANSWER};
 use crate::budget::{estimate_tokens, MESSAGE_OVERHEAD};
 use crate::conversation::{rule_rewrite, Turn};
-use crate::extractive::{extractive_answer, ExtractiveOptions};
+use crate::extractive::{extractive_answer_with, ExtractiveOptions};
 use crate::lang::{detect_language, Language};
 use crate::llm::{ChatClient, ChatMessage, LlmError};
 use crate::messages;
@@ -230,9 +230,12 @@ impl Agent {
     }
 
     /// The follow-up as a stand-alone query: by the model when there is one, by rule
-    /// otherwise or when the model fails.
+    /// otherwise or when the model fails. Only a question that points back (as the rule
+    /// reads it) is rewritten at all: one that stands on its own is searched as asked, and
+    /// costs no model call.
     async fn standalone(&self, history: &[Turn], question: &str, lang: Language) -> String {
-        if history.is_empty() {
+        let by_rule = rule_rewrite(history, question, self.retrieval.max_query_chars);
+        if by_rule == question.trim() {
             return question.to_string();
         }
         if let Some(llm) = &self.llm {
@@ -261,7 +264,7 @@ impl Agent {
                 Err(e) => tracing::warn!(error = %e, "rewrite prompt failed; using the rule"),
             }
         }
-        rule_rewrite(history, question, self.retrieval.max_query_chars)
+        by_rule
     }
 
     async fn retrieve(
@@ -471,7 +474,8 @@ impl Agent {
             renumber,
             ..ExtractiveOptions::default()
         };
-        let ex = extractive_answer(ctx.query, ctx.hits, opts);
+        let embedder = Some(self.retriever.embedder().as_ref());
+        let ex = extractive_answer_with(ctx.query, ctx.hits, opts, embedder);
         if ex.abstained {
             out.text(&ex.text);
             return true;

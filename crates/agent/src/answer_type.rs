@@ -24,6 +24,24 @@ pub(crate) enum Expected {
     Formula,
     /// An address or location.
     Place,
+    /// Another name: 又名, also known as.
+    Alias,
+    /// A cause or purpose: 因为, because.
+    Reason,
+    /// What a thing is used for: 用于, used for.
+    Use,
+}
+
+impl Expected {
+    /// How much holding this kind says a unit answers: a year, an hour, a price or a dose is
+    /// strong evidence; a wording such as "because" or any number is weak.
+    pub(crate) fn strength(self) -> f32 {
+        match self {
+            Expected::Number => 0.15,
+            Expected::Alias | Expected::Reason | Expected::Use => 0.3,
+            _ => 0.6,
+        }
+    }
 }
 
 struct Cue {
@@ -57,6 +75,19 @@ static NUMBER: LazyLock<Regex> = LazyLock::new(|| {
 static FORMULA: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"[=＝∝]").expect("static regex"));
 static PLACE: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"(?i)位于|地址|坐落|[省市区县路街]\d*号?|located|address|\bin the (?:north|south|east|west|centre|center)")
+        .expect("static regex")
+});
+
+static ALIAS: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)又名|别名|又称|别称|亦称|俗称|也称|简称|也叫|又叫|人称|通称|又译|译名|旧称|原名|全称|also (?:known as|called)|known as|nicknamed|a\.k\.a")
+        .expect("static regex")
+});
+static REASON: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)因为|由于|因此|所以|原因|导致|为了|以便|\b(?:because|due to|owing to|as a result|caused by|in order to|so that|since|reason)\b")
+        .expect("static regex")
+});
+static USE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)用于|用来|用作|用以|可用|用途|作用|应用于|目的|目标|旨在|\b(?:used (?:for|to|in|as)|uses? (?:include|is|are)|purpose|serves? (?:as|to))\b")
         .expect("static regex")
 });
 
@@ -130,6 +161,61 @@ static CUES: &[Cue] = &[
             "expression for",
         ],
         holds: &FORMULA,
+    },
+    Cue {
+        kind: Expected::Alias,
+        asks: &[
+            "别名",
+            "别称",
+            "又名",
+            "又称",
+            "又叫",
+            "也叫",
+            "还叫",
+            "可以叫",
+            "叫什么",
+            "俗称",
+            "简称",
+            "also known as",
+            "also called",
+            "other name",
+            "another name",
+            "nickname",
+            "known as",
+        ],
+        holds: &ALIAS,
+    },
+    Cue {
+        kind: Expected::Reason,
+        asks: &[
+            "为什么",
+            "为何",
+            "原因",
+            "何故",
+            "缘何",
+            "why",
+            "what caused",
+            "reason",
+            "how come",
+        ],
+        holds: &REASON,
+    },
+    Cue {
+        kind: Expected::Use,
+        asks: &[
+            "用途",
+            "用处",
+            "有什么用",
+            "干什么用",
+            "作用",
+            "用来",
+            "用于",
+            "used for",
+            "use of",
+            "uses of",
+            "purpose",
+        ],
+        holds: &USE,
     },
     Cue {
         kind: Expected::When,
@@ -217,6 +303,12 @@ mod tests {
             ("How many halls are there?", Some(Expected::Number)),
             ("What does Ohm's law say?", None),
             ("Where is the Drum Tower?", Some(Expected::Place)),
+            ("猴面包树的别名是什么？", Some(Expected::Alias)),
+            (
+                "Why aren't the examples visible today?",
+                Some(Expected::Reason),
+            ),
+            ("环氧氯丙烷有什么用途？", Some(Expected::Use)),
         ];
         for (q, want) in cases {
             assert_eq!(expected(q), want, "{q}");
@@ -228,5 +320,12 @@ mod tests {
         assert!(holds(Expected::Dose, "500 mg once or twice daily"));
         assert!(!holds(Expected::Dose, "if eGFR is 30–44 mL/min/1.73 m²"));
         assert!(holds(Expected::Formula, "Sₙ = n(a₁+aₙ)/2"));
+        assert!(holds(Expected::Alias, "松鸦，又名㭴鸟、橿鸟"));
+        assert!(holds(
+            Expected::Reason,
+            "这是因为一些史前的鹦形目化石揭示了…"
+        ));
+        assert!(holds(Expected::Use, "被用于制造甘油、塑料和人造橡胶"));
+        assert!(!holds(Expected::Use, "环氧氯丙烷有刺激性，毒性较强"));
     }
 }

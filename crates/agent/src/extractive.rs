@@ -13,6 +13,7 @@
 use std::collections::HashSet;
 
 use zhiku_core::Hit;
+use zhiku_embed::Embedder;
 
 use crate::answer_type::{expected, holds, Expected};
 use crate::lang::{content_terms, detect_language, is_cjk, terms, Language};
@@ -67,6 +68,8 @@ impl ExtractiveAnswer {
 
 struct Candidate {
     passage: usize,
+    /// Whether the unit says what its passage's subject is ("羊水栓塞是一种…").
+    defines: bool,
     position: usize,
     text: String,
     terms: HashSet<String>,
@@ -79,24 +82,120 @@ fn stemmed(text: &str) -> impl Iterator<Item = String> {
 }
 
 pub(crate) fn stem(t: &str) -> String {
-    if !t.is_ascii() || t.len() <= 4 {
+    // Snowball's English stemmer, so that "juvenile" and "juveniles", "live" and "living"
+    // meet; CJK terms pass as they are.
+    static ENGLISH: std::sync::LazyLock<rust_stemmers::Stemmer> = std::sync::LazyLock::new(|| {
+        rust_stemmers::Stemmer::create(rust_stemmers::Algorithm::English)
+    });
+    if !t.is_ascii() {
         return t.to_string();
     }
-    for suffix in ["ing", "ed", "es", "s"] {
-        if let Some(s) = t.strip_suffix(suffix) {
-            if s.len() >= 3 {
-                return s.to_string();
+    ENGLISH.stem(t).into_owned()
+}
+
+/// How much a question term naming the passages' subject counts beside the others.
+const TOPIC_WEIGHT: f32 = 0.4;
+
+/// How much saying what the subject is counts when the question names nothing else.
+const DEFINITION_BOOST: f32 = 0.4;
+
+/// Whether `unit` names `title` near its start and goes on to say what it is: "X是…",
+/// "X（…）意为…", "X is …", "X, also …, refers to …".
+fn defines(unit: &str, title: &str) -> bool {
+    let (unit, title) = (unit.to_lowercase(), title.trim().to_lowercase());
+    if title.is_empty() {
+        return false;
+    }
+    let Some(at) = unit.find(&title) else {
+        return false;
+    };
+    if unit[..at].chars().count() > 12 {
+        return false;
+    }
+    let mut rest = unit[at + title.len()..].trim_start();
+    // A gloss in brackets between the name and the verb: "原冈瓦那大陆（Proto-Gondwana）意为…".
+    for (open, close) in [('（', '）'), ('(', ')')] {
+        if let Some(after) = rest.strip_prefix(open) {
+            if let Some(end) = after.find(close) {
+                rest = after[end + close.len_utf8()..].trim_start();
             }
         }
     }
-    t.to_string()
+    let rest = rest.trim_start_matches([',', '，']).trim_start();
+    const COPULAS: &[&str] = &[
+        "是", "为", "指", "意为", "即", "乃", "is ", "are ", "was ", "were ", "refers", "means",
+    ];
+    COPULAS.iter().any(|c| rest.starts_with(c))
 }
 
-/// Builds the answer from `hits` (best first).
+/// The name a title gives its subject, without what the title says about it:
+/// "等差数列的通项与前 n 项和（练习）" is about 等差数列; its 前 n 项和 is what may be asked.
+fn subject_of(title: &str) -> &str {
+    let cut = title
+        .find(['的', '（', '(', '：', ':', '§', '—', '|', '，', ','])
+        .unwrap_or(title.len());
+    let subject = title[..cut].trim();
+    if subject.is_empty() {
+        title
+    } else {
+        subject
+    }
+}
+
+/// Whether a unit opens with a pronoun standing for the subject of its passage.
+fn refers_back(unit: &str) -> bool {
+    const ZH: &[&str] = &["它", "其", "该", "牠", "此", "这是", "这座", "这种"];
+    const EN: &[&str] = &["it ", "its ", "they ", "their ", "this ", "these "];
+    let lower = unit.trim_start().to_lowercase();
+    ZH.iter().chain(EN).any(|p| lower.starts_with(p))
+}
+
+/// How much closeness in meaning (0 for the farthest unit, 1 for the closest) adds.
+const MEANING_WEIGHT: f32 = 0.3;
+
+/// How close each of `units` is in meaning to `question` under the embedding model, scaled
+/// so that the farthest is 0 and the closest 1; `None` when the model fails (the answer is
+/// then ranked on words alone).
+fn closeness(embedder: &Embedder, question: &str, units: &[&str]) -> Option<Vec<f32>> {
+    if units.len() < 2 {
+        return None;
+    }
+    let embedded = embedder
+        .embed_query(question)
+        .and_then(|q| Ok((q, embedder.embed_passages(units)?)));
+    let (q, vectors) = match embedded {
+        Ok(v) => v,
+        Err(e) => {
+            tracing::warn!(error = %e, "extractive answer: units not embedded; ranked on words");
+            return None;
+        }
+    };
+    let cosines: Vec<f32> = vectors
+        .iter()
+        .map(|v| q.iter().zip(v).map(|(a, b)| a * b).sum())
+        .collect();
+    let (lo, hi) = cosines
+        .iter()
+        .fold((f32::MAX, f32::MIN), |(lo, hi), &c| (lo.min(c), hi.max(c)));
+    (hi - lo > f32::EPSILON).then(|| cosines.iter().map(|c| (c - lo) / (hi - lo)).collect())
+}
+
+/// Builds the answer from `hits` (best first), ranking units on words alone.
 pub fn extractive_answer(
     question: &str,
     hits: &[Hit],
     opts: ExtractiveOptions,
+) -> ExtractiveAnswer {
+    extractive_answer_with(question, hits, opts, None)
+}
+
+/// Builds the answer from `hits` (best first); with `embedder`, a unit's closeness in meaning
+/// to the question counts beside its words ("distinguished from" answers "different from").
+pub fn extractive_answer_with(
+    question: &str,
+    hits: &[Hit],
+    opts: ExtractiveOptions,
+    embedder: Option<&Embedder>,
 ) -> ExtractiveAnswer {
     let lang = detect_language(question);
     let chinese = lang == Language::Chinese;
@@ -104,6 +203,16 @@ pub fn extractive_answer(
     q.sort();
     q.dedup();
     let wanted = expected(question);
+    // The subject every passage is about (a term of the question in a passage's title) says
+    // little about which unit answers: "龙山国小最先是什么时候创校的？" is answered by the unit
+    // with 创校, not by the one naming 龙山国小 most. A long Chinese name is many bigrams,
+    // so unweighted it outvotes the asked attribute.
+    let titles: HashSet<String> = hits
+        .iter()
+        .take(opts.passages)
+        .flat_map(|h| stemmed(subject_of(&h.chunk.title)).collect::<Vec<_>>())
+        .collect();
+    let asks_more = q.iter().any(|t| !titles.contains(t));
     let mut candidates: Vec<Candidate> = Vec::new();
     // How much of the question each passage (with its title) holds: a unit holding the asked
     // kind of answer may share no word with the question ("开放时间：8:30–17:00") when its
@@ -119,10 +228,16 @@ pub fn extractive_answer(
             .into_iter()
             .enumerate()
         {
+            let mut terms: HashSet<String> = stemmed(&unit.text).collect();
+            // "它是分布于热带美洲的…" is about the passage's subject although it does not name it.
+            if asks_more && refers_back(&unit.text) {
+                terms.extend(stemmed(subject_of(&hit.chunk.title)));
+            }
             candidates.push(Candidate {
                 passage: p,
+                defines: defines(&unit.text, subject_of(&hit.chunk.title)),
                 position,
-                terms: stemmed(&unit.text).collect(),
+                terms,
                 text: unit.text,
             });
         }
@@ -134,7 +249,17 @@ pub fn extractive_answer(
             .count()
             .max(1) as f32
     };
-    let weights: Vec<f32> = q.iter().map(rarity).collect();
+    let weights: Vec<f32> = q
+        .iter()
+        .map(|t| {
+            let topic = if asks_more && titles.contains(t) {
+                TOPIC_WEIGHT
+            } else {
+                1.0
+            };
+            rarity(t) * topic
+        })
+        .collect();
     let mut scored: Vec<(f32, &Candidate)> = Vec::new();
     for c in &candidates {
         let overlap: f32 = q
@@ -151,13 +276,13 @@ pub fn extractive_answer(
         // Prefer focused units, but only mildly: the answering sentence is often long.
         let mut score = overlap / (c.terms.len() as f32 + 4.0).powf(0.35);
         if typed {
-            // Any number is weak evidence; a year, an hour, a price or a dose is strong.
-            let boost = if wanted == Some(Expected::Number) {
-                0.15
-            } else {
-                0.6
-            };
+            let boost = wanted.map_or(0.0, Expected::strength);
             score += boost * about[c.passage].max(0.3);
+        }
+        if !asks_more && c.defines {
+            // The question names only the subject ("什么是羊水栓塞？", "What is a teacher?"):
+            // the sentence saying what it is answers it.
+            score += DEFINITION_BOOST * about[c.passage].max(0.3);
         }
         if is_prompt(&c.text) {
             score *= 0.3;
@@ -167,6 +292,26 @@ pub fn extractive_answer(
         }
         score *= 1.0 - 0.05 * c.passage as f32;
         scored.push((score, c));
+    }
+    if let Some(embedder) = embedder {
+        let texts: Vec<&str> = scored.iter().map(|(_, c)| c.text.as_str()).collect();
+        if let Some(close) = closeness(embedder, question, &texts) {
+            // A question wanting a year, an hour, a price or a dose is answered by a unit
+            // holding one: a unit merely about opening hours ("开放时间请以官方信息为准") is
+            // close in meaning to "几点开门" but does not answer it.
+            let strong = wanted.filter(|k| k.strength() >= 0.6);
+            let typed_exists =
+                strong.is_some_and(|k| scored.iter().any(|(_, c)| holds(k, &c.text)));
+            for ((score, c), z) in scored.iter_mut().zip(close) {
+                let untyped = typed_exists && strong.is_some_and(|k| !holds(k, &c.text));
+                let weight = if untyped {
+                    MEANING_WEIGHT / 2.0
+                } else {
+                    MEANING_WEIGHT
+                };
+                *score += weight * z;
+            }
+        }
     }
     scored.sort_by(|a, b| b.0.total_cmp(&a.0));
     // Never the same unit twice (a row quoted by two overlapping chunks).
@@ -315,5 +460,52 @@ fn in_other_language(text: &str, lang: Language) -> bool {
     match lang {
         Language::Chinese => cjk == 0,
         Language::English => cjk * 2 > letters,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_unit_saying_what_the_subject_is_defines_it() {
+        assert!(defines("羊水栓塞是一种罕见的产科紧急症候。", "羊水栓塞"));
+        assert!(defines(
+            "原冈瓦那大陆（Proto-Gondwana）意为「最初的冈瓦那大陆」",
+            "原冈瓦那大陆"
+        ));
+        assert!(defines(
+            "在数学中，约化群是幂单根为平凡群的代数群。",
+            "约化群"
+        ));
+        assert!(defines(
+            "A teacher is a person who helps students.",
+            "Teacher"
+        ));
+        assert!(!defines("此病最早在1941年被描述说明。", "羊水栓塞"));
+        assert!(!defines(
+            "在母体致死率的列表中羊水栓塞排列第五位。",
+            "羊水栓塞"
+        ));
+    }
+
+    #[test]
+    fn a_title_names_its_subject_first() {
+        assert_eq!(
+            subject_of("等差数列的通项与前 n 项和（分层练习与解答）"),
+            "等差数列"
+        );
+        assert_eq!(subject_of("龙山国小"), "龙山国小");
+        assert_eq!(
+            subject_of("Temple of Heaven § Visiting"),
+            "Temple of Heaven"
+        );
+    }
+
+    #[test]
+    fn pronouns_stand_for_the_subject() {
+        assert!(refers_back("它是分布于热带美洲的一种多年生植物"));
+        assert!(refers_back("They live among the plankton."));
+        assert!(!refers_back("大果西番莲有时候会在温室中种植。"));
     }
 }

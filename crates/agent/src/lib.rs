@@ -30,7 +30,9 @@ pub use answer::{AgentError, Answer, AnswerEvent, AnswerMode, AskRequest, Suppor
 pub use assembler::width as display_width;
 pub use citations::{check_citations, CheckedAnswer, Citation};
 pub use conversation::{rule_rewrite, Turn};
-pub use extractive::{extractive_answer, ExtractiveAnswer, ExtractiveOptions};
+pub use extractive::{
+    extractive_answer, extractive_answer_with, ExtractiveAnswer, ExtractiveOptions,
+};
 pub use lang::{detect_language, Language};
 pub use messages::redacted as redaction_notice;
 pub use messages::search_degraded as search_degraded_notice;

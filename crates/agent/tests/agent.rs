@@ -607,6 +607,33 @@ async fn follow_ups_are_rewritten_by_the_model_and_remembered() {
 }
 
 #[tokio::test]
+async fn a_question_that_stands_on_its_own_is_not_sent_to_the_model_to_rewrite() {
+    let server = FakeLlm::start(vec![
+        Reply::Text("The Temple of Heaven was built 1406–1420 [1].".into()),
+        Reply::Text("The Hall of Prayer burned down in 1889 [1].".into()),
+    ])
+    .await;
+    let agent = agent(Some(&server), |_| {}).await;
+    let (first, _) = run(&agent, ask(HEAVEN_Q, Some("culture"))).await;
+    let switch = "When did the Hall of Prayer for Good Harvests burn down?";
+    let mut follow = ask(switch, Some("culture"));
+    follow.history = vec![first.turn(HEAVEN_Q)];
+    let (second, _) = run(&agent, follow).await;
+    assert_eq!(second.query, switch, "a topic switch is searched as asked");
+    let sent = server.received();
+    assert_eq!(
+        sent.len(),
+        2,
+        "two answers and no rewrite call: {:?}",
+        sent.iter().map(|r| r.messages()).collect::<Vec<_>>()
+    );
+    assert!(sent.iter().all(|r| r
+        .messages()
+        .iter()
+        .all(|m| !m.1.contains("Rewrite the follow-up"))));
+}
+
+#[tokio::test]
 async fn a_failing_rewrite_costs_one_try_then_the_rule() {
     let server = FakeLlm::start(vec![
         Reply::Text("Built 1406–1420 [1].".into()),

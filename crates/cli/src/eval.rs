@@ -68,6 +68,9 @@ pub struct EvalArgs {
     /// The corpora the conversation set's documents come from.
     #[arg(long, value_name = "DIR", default_value = "corpora")]
     pub corpora: PathBuf,
+    /// Ask only N dialogues of the conversation set, spread over it (with a slow local model).
+    #[arg(long, value_name = "N")]
+    pub dialogues: Option<usize>,
 }
 
 #[derive(Deserialize)]
@@ -283,6 +286,13 @@ pub struct ExtractiveFigures {
 
 /// What a phone shows before the reader scrolls: the mini-program's reply width.
 const LEAD_CHARS: usize = 180;
+
+/// What a reader sees first of `answer`: its first sentence, and its first `LEAD_CHARS`
+/// characters, markers removed.
+pub fn lead_of(answer: &str) -> (String, String) {
+    let lead = without_markers(answer).chars().take(LEAD_CHARS).collect();
+    (first_sentence(answer), lead)
+}
 
 /// The answer's first sentence as a reader sees it: up to its first citation marker (each
 /// extractive unit ends with one) or its first sentence end, markers removed.
@@ -504,16 +514,17 @@ async fn measure(
                         max_width: policy.max_width,
                         ..Default::default()
                     };
-                    let answer = zhiku_agent::extractive_answer(&q.text, &results.hits, options);
+                    let answer = zhiku_agent::extractive_answer_with(
+                        &q.text,
+                        &results.hits,
+                        options,
+                        Some(retriever.embedder()),
+                    );
                     extractive.queries += 1;
                     extractive.abstained += f64::from(answer.abstained);
                     let hit = q.answers.iter().any(|a| answer.text.contains(a.as_str()));
                     extractive.answer_hit += f64::from(hit);
-                    let first = first_sentence(&answer.text);
-                    let lead: String = without_markers(&answer.text)
-                        .chars()
-                        .take(LEAD_CHARS)
-                        .collect();
+                    let (first, lead) = lead_of(&answer.text);
                     extractive.first_sentence +=
                         f64::from(q.answers.iter().any(|a| first.contains(a.as_str())));
                     extractive.first_180 +=
@@ -752,9 +763,10 @@ pub async fn run(config: Config, args: EvalArgs) -> anyhow::Result<ExitCode> {
         outcomes.push((dir, evaluate(config.clone(), dir, off_topic, &args).await?));
     }
     let conversations = match &args.conversations {
-        Some(set) => {
-            Some(crate::eval_conversations::evaluate(config.clone(), set, &args.corpora).await?)
-        }
+        Some(set) => Some(
+            crate::eval_conversations::evaluate(config.clone(), set, &args.corpora, args.dialogues)
+                .await?,
+        ),
         None => None,
     };
     let mut pooled = AbstentionSignals::default();

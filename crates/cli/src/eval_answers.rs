@@ -31,6 +31,10 @@ pub struct AnswerFigures {
     pub with_gold: usize,
     /// Share of the latter whose answer contains a gold answer (case-insensitive).
     pub contains_gold: f64,
+    /// Shares of the latter whose gold answer is in the first sentence, and in the first 180
+    /// characters (markers removed), as for the extractive answer.
+    pub first_sentence: f64,
+    pub first_180: f64,
     /// Shares of answerable questions: the gate refused before the model; the model said
     /// NO_ANSWER; the model's answer gave way to the extractive one (failure or rejection);
     /// rejected for want of support alone.
@@ -73,6 +77,7 @@ pub async fn measure(
     let mut f = AnswerFigures::default();
     let (mut first_ms, mut whole_ms) = (Vec::new(), Vec::new());
     let mut gold_hits = 0usize;
+    let (mut gold_first, mut gold_lead) = (0usize, 0usize);
     for (i, q) in questions.iter().enumerate() {
         let hits = retrieve(retriever, q.text, filter, passages).await?;
         let asked = ask(agent, q.text, domain, filter, hits).await?;
@@ -84,6 +89,9 @@ pub async fn measure(
             f.with_gold += 1;
             let text = a.text.to_lowercase();
             gold_hits += usize::from(q.answers.iter().any(|g| text.contains(&g.to_lowercase())));
+            let (first, lead) = crate::eval::lead_of(&text);
+            gold_first += usize::from(q.answers.iter().any(|g| first.contains(&g.to_lowercase())));
+            gold_lead += usize::from(q.answers.iter().any(|g| lead.contains(&g.to_lowercase())));
         }
         if !gated {
             f.model_no_answer += f64::from(a.abstained && a.mode == AnswerMode::Model);
@@ -117,6 +125,8 @@ pub async fn measure(
     }
     let share = |x: f64, n: usize| if n == 0 { 0.0 } else { x / n as f64 };
     f.contains_gold = share(gold_hits as f64, f.with_gold);
+    f.first_sentence = share(gold_first as f64, f.with_gold);
+    f.first_180 = share(gold_lead as f64, f.with_gold);
     f.gated = share(f.gated, f.answerable);
     f.model_no_answer = share(f.model_no_answer, f.answerable);
     f.fallback = share(f.fallback, f.answerable);
@@ -211,14 +221,16 @@ pub fn spread<T>(items: &[T], n: usize) -> Vec<&T> {
     (0..n).map(|i| &items[i * items.len() / n]).collect()
 }
 
-pub const TABLE_HEAD: &str = "| set | asked | contains gold | gate refused | model NO_ANSWER | fell back (rejected) | sentences removed / checked | markers added | markers supported / written | no answer: answer removed | no answer: off-topic | first text p50 ms | whole p50 / p90 ms |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|";
+pub const TABLE_HEAD: &str = "| set | asked | contains gold | in first sentence / 180 chars | gate refused | model NO_ANSWER | fell back (rejected) | sentences removed / checked | markers added | markers supported / written | no answer: answer removed | no answer: off-topic | first text p50 ms | whole p50 / p90 ms |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|---|";
 
 pub fn table_row(set: &str, f: &AnswerFigures) -> String {
     format!(
-        "| {set} | {} | {:.2} ({} with gold) | {:.2} | {:.2} | {:.2} ({:.2}) | {} / {} | {} | {} / {} | {:.2} of {} | {:.2} of {} | {:.0} | {:.0} / {:.0} |",
+        "| {set} | {} | {:.2} ({} with gold) | {:.2} / {:.2} | {:.2} | {:.2} | {:.2} ({:.2}) | {} / {} | {} | {} / {} | {:.2} of {} | {:.2} of {} | {:.0} | {:.0} / {:.0} |",
         f.answerable,
         f.contains_gold,
         f.with_gold,
+        f.first_sentence,
+        f.first_180,
         f.gated,
         f.model_no_answer,
         f.fallback,

@@ -45,6 +45,7 @@ pub async fn evaluate(
     config: Config,
     set: &Path,
     corpora: &Path,
+    only: Option<usize>,
 ) -> anyhow::Result<ConversationFigures> {
     let text = std::fs::read_to_string(set.join("queries.jsonl"))?;
     let mut turns = Vec::new();
@@ -92,8 +93,15 @@ pub async fn evaluate(
     for t in &turns {
         dialogues.entry(&t.dialogue).or_default().push(t);
     }
+    let mut dialogues: Vec<Vec<&DialogueTurn>> = dialogues.into_values().collect();
+    if let Some(n) = only {
+        dialogues = crate::eval_answers::spread(&dialogues, n)
+            .into_iter()
+            .cloned()
+            .collect();
+    }
     let mut figures = ConversationFigures::new();
-    for dialogue in dialogues.values_mut() {
+    for dialogue in &mut dialogues {
         dialogue.sort_by_key(|t| t.turn);
         let mut history = Vec::new();
         for t in dialogue.iter() {
