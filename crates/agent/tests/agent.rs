@@ -23,7 +23,10 @@ struct Shared {
 static SHARED: OnceCell<Shared> = OnceCell::const_new();
 
 fn fixtures() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/agent")
+    Path::new(
+        &std::env::var("CARGO_MANIFEST_DIR").unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").into()),
+    )
+    .join("../../tests/fixtures/agent")
 }
 
 /// One index for all tests of this file (Qdrant Edge allows one owner per folder).
@@ -765,7 +768,10 @@ async fn the_prompt_fits_the_context_budget() {
 #[tokio::test]
 async fn prompts_are_read_from_the_folder_at_run_time() {
     let dir = tempfile::tempdir().unwrap();
-    let prompts = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../prompts");
+    let prompts = Path::new(
+        &std::env::var("CARGO_MANIFEST_DIR").unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").into()),
+    )
+    .join("../../prompts");
     for rel in ["answer", ""] {
         std::fs::create_dir_all(dir.path().join(rel)).unwrap();
         for e in std::fs::read_dir(prompts.join(rel)).unwrap().flatten() {

@@ -6,7 +6,10 @@ use std::process::Command;
 use std::sync::OnceLock;
 
 fn fixtures() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures")
+    Path::new(
+        &std::env::var("CARGO_MANIFEST_DIR").unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").into()),
+    )
+    .join("../../tests/fixtures")
 }
 
 fn zhiku(data: &Path, args: &[&str]) -> std::process::Output {

@@ -14,9 +14,11 @@ fn level(classification: Classification) -> LoadDefaults {
 use zhiku_loaders::{docx_text, load_docx, load_pdf, pdf_text, ExtractError};
 
 fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../tests/fixtures/documents")
-        .join(name)
+    Path::new(
+        &std::env::var("CARGO_MANIFEST_DIR").unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").into()),
+    )
+    .join("../../tests/fixtures/documents")
+    .join(name)
 }
 
 fn load(name: &str) -> LoadedFile {

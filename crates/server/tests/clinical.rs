@@ -39,7 +39,10 @@ const GUIDELINES: &[&str] = &[
 ];
 
 fn corpora() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../corpora")
+    Path::new(
+        &std::env::var("CARGO_MANIFEST_DIR").unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").into()),
+    )
+    .join("../../corpora")
 }
 
 async fn key(engine: &Engine, name: &str, clearance: &str, domains: Option<&[&str]>) -> String {

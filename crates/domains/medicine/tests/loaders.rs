@@ -6,7 +6,10 @@ use zhiku_core::{Domain, LoadDefaults};
 use zhiku_medicine::MedicineDomain;
 
 fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../..")
+    Path::new(
+        &std::env::var("CARGO_MANIFEST_DIR").unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").into()),
+    )
+    .join("../../..")
 }
 
 fn load(rel: &str) -> zhiku_core::LoadedFile {

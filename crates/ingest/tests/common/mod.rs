@@ -10,7 +10,10 @@ use zhiku_index::IndexSet;
 use zhiku_ingest::{GeneralDomain, IngestError, IngestOptions, IngestReport, Ingestor, Manifest};
 
 pub fn fixtures() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures")
+    Path::new(
+        &std::env::var("CARGO_MANIFEST_DIR").unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").into()),
+    )
+    .join("../../tests/fixtures")
 }
 
 pub fn copy_dir(from: &Path, to: &Path) {

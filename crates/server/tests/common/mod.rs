@@ -12,7 +12,10 @@ use zhiku_engine::{Caller, Engine, IngestOptions};
 
 /// A small corpus in all three domains and at every classification level.
 pub fn write_corpus(root: &Path) {
-    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/agent");
+    let fixtures = Path::new(
+        &std::env::var("CARGO_MANIFEST_DIR").unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").into()),
+    )
+    .join("../../tests/fixtures/agent");
     let put = |rel: &str, text: &str| {
         let p = root.join(rel);
         std::fs::create_dir_all(p.parent().unwrap()).unwrap();
@@ -34,7 +37,11 @@ pub fn write_corpus(root: &Path) {
         "culture/articles/temple-of-heaven-en.md",
     );
     let sites = std::fs::read_to_string(
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../corpora/culture/sites.jsonl"),
+        Path::new(
+            &std::env::var("CARGO_MANIFEST_DIR")
+                .unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").into()),
+        )
+        .join("../../corpora/culture/sites.jsonl"),
     )
     .unwrap();
     put(
