@@ -39,6 +39,16 @@ pub enum AnswerMode {
     Extractive,
 }
 
+impl AnswerMode {
+    /// The mode's name on every wire and in the store, as serde writes it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AnswerMode::Model => "model",
+            AnswerMode::Extractive => "extractive",
+        }
+    }
+}
+
 /// What the user sees, as it happens.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]

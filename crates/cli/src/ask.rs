@@ -50,8 +50,9 @@ pub async fn run(config: Config, args: AskArgs) -> anyhow::Result<ExitCode> {
         history: History::None,
     };
     let mut printer = Printer::new(&args.question);
+    let prepared = engine.prepare(&caller, input).await?;
     let answer = engine
-        .ask(&caller, input, |e| {
+        .ask(prepared, |e| {
             if args.events {
                 if let Ok(line) = serde_json::to_string(&e) {
                     println!("{line}");
@@ -88,7 +89,11 @@ pub async fn chat(config: Config, args: ChatArgs) -> anyhow::Result<ExitCode> {
             history: History::Given(history.clone()),
         };
         let mut printer = Printer::new(&question);
-        match engine.ask(&caller, input, |e| printer.event(e)).await {
+        let answered = match engine.prepare(&caller, input).await {
+            Ok(prepared) => engine.ask(prepared, |e| printer.event(e)).await,
+            Err(e) => Err(e),
+        };
+        match answered {
             Ok(answer) => {
                 printer.sources();
                 history.push(answer.turn(&question));

@@ -105,18 +105,13 @@ pub async fn evaluate(
         dialogue.sort_by_key(|t| t.turn);
         let mut history = Vec::new();
         for t in dialogue.iter() {
-            let answer = app
-                .ask(
-                    &caller,
-                    AskInput {
-                        question: t.text.clone(),
-                        domain: Some(t.domain.clone()),
-                        history: History::Given(history.clone()),
-                        ..Default::default()
-                    },
-                    |_| {},
-                )
-                .await?;
+            let input = AskInput {
+                question: t.text.clone(),
+                domain: Some(t.domain.clone()),
+                history: History::Given(history.clone()),
+                ..Default::default()
+            };
+            let answer = app.ask(app.prepare(&caller, input).await?, |_| {}).await?;
             let domain = app.registry().get(&t.domain)?;
             let retriever = app
                 .retriever()

@@ -129,12 +129,6 @@ impl Engine {
             .await?)
     }
 
-    /// Whether `id` is one of the caller's conversations ("not found" otherwise), without
-    /// reading its turns.
-    pub async fn check_conversation(&self, caller: &Caller, id: &str) -> Result<(), EngineError> {
-        self.owned_conversation(caller, id).await.map(|_| ())
-    }
-
     pub(crate) async fn owned_conversation(
         &self,
         caller: &Caller,

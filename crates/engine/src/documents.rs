@@ -131,17 +131,18 @@ fn head(s: &str, n: usize) -> (&str, bool) {
 impl Engine {
     /// A document the caller may read, with the chunk `chunk_id` marked, and at most `context`
     /// bytes on each side of it (`None`: the whole document).
-    /// The chunks answers cited, as `caller` may read them now: `(doc_id, chunk_id)` in, the
-    /// chunk (or `None`) out, in the same order.
-    pub async fn cited_chunks(
+    /// The chunk each of an answer's citations quotes, as `caller` may read it now (`None`
+    /// when it no longer can), in the citations' order.
+    pub async fn cited_sources(
         &self,
         caller: &Caller,
-        cited: &[(&str, &str)],
+        answer: &zhiku_agent::Answer,
     ) -> Result<Vec<Option<Chunk>>, EngineError> {
         let filter = self.scope(caller, &Narrowing::default())?;
         let mut by_doc: BTreeMap<&str, Vec<Chunk>> = BTreeMap::new();
-        let mut out = Vec::with_capacity(cited.len());
-        for (doc, chunk) in cited {
+        let mut out = Vec::with_capacity(answer.citations.len());
+        for c in &answer.citations {
+            let doc = c.doc_id.as_str();
             if !by_doc.contains_key(doc) {
                 let chunks = self.indexes().keyword.chunks_of(doc, &filter).await?;
                 by_doc.insert(doc, chunks);
@@ -149,7 +150,7 @@ impl Engine {
             out.push(
                 by_doc
                     .get(doc)
-                    .and_then(|cs| cs.iter().find(|c| c.id == *chunk).cloned()),
+                    .and_then(|cs| cs.iter().find(|ch| ch.id == c.chunk_id).cloned()),
             );
         }
         Ok(out)

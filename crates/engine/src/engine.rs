@@ -5,12 +5,12 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use serde::Serialize;
-use zhiku_agent::{Agent, Answer, AnswerEvent, AnswerMode, AskRequest, Turn};
+use zhiku_agent::{Agent, AnswerMode, Turn};
 use zhiku_core::{validate_query, Config, DomainRegistry, GeoRadius, RetrievalMode, SearchFilter};
 use zhiku_embed::Embedder;
 use zhiku_index::{HybridRetriever, IndexSet, SearchResults};
 use zhiku_ingest::{IngestOptions, IngestReport, Ingestor};
-use zhiku_store::{Store, StoredTurn};
+use zhiku_store::Store;
 
 use crate::scope::{resolve, Narrowing};
 use crate::{Caller, EngineError, ErrorKind};
@@ -371,147 +371,6 @@ impl Engine {
         self.audit_reading(caller, "search", Some((query, redacted.total())), read)
             .await?;
         Ok(results)
-    }
-
-    /// Answers one question, sending events to `on_event` as the answer forms.
-    pub async fn ask(
-        &self,
-        caller: &Caller,
-        input: AskInput,
-        on_event: impl FnMut(AnswerEvent) + Send,
-    ) -> Result<Answer, EngineError> {
-        // Identifiers go before anything (retrieval, the model, the store, a log) sees them.
-        let redacted = self.redact(&input.question);
-        let question = self.check_query(&redacted.text)?.to_string();
-        let mut narrowing = input.narrowing.clone();
-        narrowing.domains = input.domain.iter().cloned().collect();
-        let filter = self.scope(caller, &narrowing)?;
-        let domain = match filter.domains.as_slice() {
-            [one] => Some(one.clone()),
-            _ => None,
-        };
-        let (conversation_id, history) = match input.history {
-            History::None => (None, Vec::new()),
-            History::Given(turns) => (
-                None,
-                turns
-                    .into_iter()
-                    .map(|t| Turn {
-                        question: self.redact(&t.question).text,
-                        standalone: self.redact(&t.standalone).text,
-                        answer: self.redact(&t.answer).text,
-                    })
-                    .collect(),
-            ),
-            History::Stored(None) => {
-                if caller.is_anonymous() {
-                    // Nobody can list or delete a guest's conversations: they expire instead,
-                    // swept whenever a guest starts a new one.
-                    let hours = self.config.server.anonymous_conversation_hours;
-                    let ttl_ms = i64::try_from(hours.saturating_mul(3_600_000)).unwrap_or(i64::MAX);
-                    let now_ms = jiff::Timestamp::now().as_millisecond();
-                    self.store
-                        .delete_idle_conversations(
-                            caller.principal(),
-                            now_ms.saturating_sub(ttl_ms),
-                        )
-                        .await?;
-                }
-                let c = self
-                    .store
-                    .create_conversation(caller.principal(), caller.channel().as_str())
-                    .await?;
-                (Some(c.id), Vec::new())
-            }
-            History::Stored(Some(id)) => {
-                self.owned_conversation(caller, &id).await?;
-                let stored = self
-                    .store
-                    .turns(&id, self.config.agent.history_turns)
-                    .await?;
-                let turns = self
-                    .shown_turns(caller, stored)
-                    .await?
-                    .into_iter()
-                    .filter(|(_, _, shown)| *shown)
-                    .filter_map(|(t, _, _)| {
-                        Some(Turn {
-                            question: t.question?,
-                            standalone: t.standalone.unwrap_or_default(),
-                            answer: t.answer?,
-                        })
-                    })
-                    .collect();
-                (Some(id), turns)
-            }
-        };
-        let request = AskRequest {
-            question: question.clone(),
-            domain: domain.clone(),
-            filter,
-            history,
-            conversation_id: conversation_id.clone(),
-            passages: None,
-        };
-        // The notice follows `started`, as the agent's own notices do.
-        let mut notice = (!redacted.is_clean()).then(|| {
-            let kinds: Vec<&str> = redacted.counts.keys().map(|k| k.as_str()).collect();
-            zhiku_agent::redaction_notice(
-                zhiku_agent::detect_language(&question),
-                redacted.total(),
-                &kinds.join(", "),
-            )
-        });
-        let mut pending = notice.clone();
-        let mut on_event = on_event;
-        let on_event = move |e: AnswerEvent| {
-            let started = matches!(e, AnswerEvent::Started { .. });
-            on_event(e);
-            if started {
-                if let Some(text) = pending.take() {
-                    on_event(AnswerEvent::Notice { text });
-                }
-            }
-        };
-        let mut answer = self.agent.ask(request, on_event).await?;
-        if let Some(text) = notice.take() {
-            answer.notices.insert(0, text);
-            answer.redacted_identifiers = redacted.total();
-        }
-        if let Some(id) = &conversation_id {
-            let textless = self.config.database.textless_domains.iter().any(|d| {
-                domain.as_deref() == Some(d.as_str()) || answer.domains.iter().any(|a| a == d)
-            });
-            let keep = |s: &str| (!textless).then(|| s.to_string());
-            let turn = StoredTurn {
-                seq: 0,
-                question: keep(&question),
-                standalone: keep(&answer.query),
-                answer: keep(&answer.text),
-                level: answer.level.as_str().to_string(),
-                domain,
-                mode: format!("{:?}", answer.mode).to_lowercase(),
-                abstained: answer.abstained,
-                sources: (!textless)
-                    .then(|| {
-                        serde_json::to_string(&TurnSources {
-                            citations: answer.citations.clone(),
-                            notices: answer.notices.clone(),
-                        })
-                        .ok()
-                    })
-                    .flatten(),
-                created_at_ms: 0,
-            };
-            answer.turn = Some(self.store.append_turn(id, &turn).await?);
-        }
-        let read = answer
-            .citations
-            .iter()
-            .map(|c| (c.doc_id.as_str(), c.title.as_str(), c.domain.as_str()));
-        self.audit_reading(caller, "ask", Some((&question, redacted.total())), read)
-            .await?;
-        Ok(answer)
     }
 
     /// Ingests files or folders the engine's machine can read. Searches go on meanwhile and

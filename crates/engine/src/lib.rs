@@ -8,6 +8,7 @@
 //! the caller, a request can only narrow them, conversations belong to their caller.
 
 mod accounts;
+mod answering;
 mod caller;
 mod conversations;
 mod documents;
@@ -20,6 +21,7 @@ mod scope;
 mod tourists;
 
 pub use accounts::{add_user, set_password, Role, WebUser};
+pub use answering::Prepared;
 pub use caller::{Caller, Channel};
 pub use conversations::ConversationItem;
 pub use documents::{DocumentView, DomainFacets, FacetValue};
@@ -47,5 +49,7 @@ pub use zhiku_core::{
 };
 pub use zhiku_index::SearchResults;
 pub use zhiku_ingest::{IngestOptions, IngestReport, GENERAL as GENERAL_DOMAIN};
+/// The medicine behind CDS cards (the CDS Hooks door renders them).
+pub use zhiku_medicine::cds;
 pub use zhiku_store::{MpDeleted, NewKey};
 pub use zhiku_tour::{Leg, OpeningHours, Travel};

@@ -2,7 +2,7 @@
 //! that says whose fault it is; request bodies are read here, bounded in size and time.
 
 use axum::body::Body;
-use axum::extract::{FromRequest, FromRequestParts, Path, Request};
+use axum::extract::{FromRequest, FromRequestParts, Path, Query, Request};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -59,6 +59,21 @@ impl ApiError {
         Self::new(StatusCode::UNAUTHORIZED, code, message)
     }
 
+    /// The body of this error's response, as JSON text (also a stream's `error` event).
+    pub fn body_json(&self) -> String {
+        serde_json::to_string(&self.body()).unwrap_or_else(|_| "{}".into())
+    }
+
+    /// The body of this error's response.
+    pub fn body(&self) -> ErrorBody {
+        ErrorBody {
+            error: ErrorDetail {
+                code: self.code.to_string(),
+                message: self.message.clone(),
+            },
+        }
+    }
+
     pub fn busy(message: impl Into<String>) -> Self {
         Self {
             retry_after: Some(1),
@@ -69,12 +84,7 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = ErrorBody {
-            error: ErrorDetail {
-                code: self.code.to_string(),
-                message: self.message,
-            },
-        };
+        let body = self.body();
         let mut response = (self.status, axum::Json(body)).into_response();
         response
             .extensions_mut()
@@ -136,6 +146,25 @@ where
             .await
             .map(|Path(value)| ApiPath(value))
             .map_err(|e| ApiError::bad_request("invalid_path", e.body_text()))
+    }
+}
+
+/// A query string (`?lat=…&lng=…`): one that does not parse is a JSON 400
+/// `invalid_query_string` naming the field, like every other refusal.
+pub struct ApiQuery<T>(pub T);
+
+impl<T, S> FromRequestParts<S> for ApiQuery<T>
+where
+    T: DeserializeOwned + Send,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        Query::<T>::from_request_parts(parts, state)
+            .await
+            .map(|Query(value)| ApiQuery(value))
+            .map_err(|e| ApiError::bad_request("invalid_query_string", e.body_text()))
     }
 }
 

@@ -6,6 +6,7 @@
 //! It holds no rules about data: who may see what is the engine's business, decided from the
 //! [`zhiku_engine::Caller`] built here from the request's credentials.
 
+mod answering;
 mod audited;
 mod auth;
 mod cds_auth;

@@ -378,12 +378,17 @@ async fn a_conversation_never_shows_text_above_the_present_clearance() {
             );
             let first = engine
                 .ask(
-                    &high,
-                    AskInput {
-                        question: PUMP_Q.into(),
-                        history: History::Stored(None),
-                        ..Default::default()
-                    },
+                    engine
+                        .prepare(
+                            &high,
+                            AskInput {
+                                question: PUMP_Q.into(),
+                                history: History::Stored(None),
+                                ..Default::default()
+                            },
+                        )
+                        .await
+                        .unwrap(),
                     |_| {},
                 )
                 .await
@@ -393,12 +398,17 @@ async fn a_conversation_never_shows_text_above_the_present_clearance() {
             let view = engine.conversation(&low, &id).await.unwrap();
             let second = engine
                 .ask(
-                    &low,
-                    AskInput {
-                        question: "那后来呢？".into(),
-                        history: History::Stored(Some(id)),
-                        ..Default::default()
-                    },
+                    engine
+                        .prepare(
+                            &low,
+                            AskInput {
+                                question: "那后来呢？".into(),
+                                history: History::Stored(Some(id)),
+                                ..Default::default()
+                            },
+                        )
+                        .await
+                        .unwrap(),
                     |_| {},
                 )
                 .await

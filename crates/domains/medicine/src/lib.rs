@@ -9,6 +9,7 @@
 //! recommendations show strength, evidence and version. Search and answering are left to the
 //! index and the agent, which call these hooks.
 
+pub mod cds;
 mod policy;
 mod recommendations;
 

@@ -3,21 +3,17 @@
 //! `clearance`) field is an error, never silently ignored.
 
 use std::collections::BTreeMap;
-use std::convert::Infallible;
 
-use axum::extract::rejection::QueryRejection;
-use axum::extract::{Query, State};
-use axum::response::sse::{Event, KeepAlive, Sse};
-use axum::response::{IntoResponse, Response};
+use axum::extract::State;
+use axum::response::Response;
 use axum::Json;
-use futures_util::stream::Stream;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use zhiku_engine::{AskInput, GeoRadius, History, Narrowing, RetrievalMode};
 
-use super::answer::{self, Streamed};
+use crate::answering::{respond, Door};
 use crate::auth::Authed;
-use crate::error::{ApiError, ApiJson, ApiPath};
+use crate::error::{ApiError, ApiJson, ApiPath, ApiQuery};
 use crate::AppState;
 
 /// One value or several (any of which matches).
@@ -183,35 +179,23 @@ pub async fn ask(
         narrowing: narrowing(Vec::new(), body.filters, body.near),
         history,
     };
-    answer::precheck(&state, &caller, &input).await?;
-    let permit = answer::permit(&state).await?;
-    if !body.stream {
-        let _permit = permit;
-        let a = answer::answer(&state, &caller, input, "ask", |_| {}).await?;
-        return Ok(Json(a).into_response());
-    }
-    let rx = answer::spawn(state, caller, input, "ask", permit);
-    Ok(Sse::new(events(rx))
-        .keep_alive(KeepAlive::default())
-        .into_response())
+    respond(state, &caller, input, body.stream, ZhikuDoor).await
 }
 
-fn events(
-    mut rx: tokio::sync::mpsc::UnboundedReceiver<Streamed>,
-) -> impl Stream<Item = Result<Event, Infallible>> {
-    async_stream::stream! {
-        while let Some(item) = rx.recv().await {
-            let (name, data) = match item {
-                Streamed::Event(e) => (answer::event_name(&e), serde_json::to_string(&e)),
-                Streamed::Done(a) => ("done", serde_json::to_string(&a)),
-                Streamed::Failed(e) => ("error", Ok(serde_json::json!({
-                    "error": {"code": e.code, "message": e.message}
-                }).to_string())),
-            };
-            if let Ok(data) = data {
-                yield Ok(Event::default().event(name).data(data));
-            }
-        }
+/// Zhiku's own events, and the engine's answer as the body.
+struct ZhikuDoor;
+
+impl Door for ZhikuDoor {
+    const LABEL: &'static str = "ask";
+    type Body = zhiku_engine::Answer;
+
+    async fn whole(
+        &mut self,
+        _: &AppState,
+        _: &zhiku_engine::Caller,
+        answer: zhiku_engine::Answer,
+    ) -> Result<Self::Body, ApiError> {
+        Ok(answer)
     }
 }
 
@@ -288,10 +272,8 @@ pub struct NearQuery {
 pub async fn near(
     State(state): State<AppState>,
     Authed(caller): Authed,
-    query: Result<Query<NearQuery>, QueryRejection>,
+    ApiQuery(q): ApiQuery<NearQuery>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    let Query(q) =
-        query.map_err(|e| ApiError::bad_request("invalid_query_string", e.body_text()))?;
     let point = GeoRadius {
         lat: q.lat,
         lon: q.lon,
@@ -397,10 +379,8 @@ pub async fn document(
     State(state): State<AppState>,
     Authed(caller): Authed,
     ApiPath(id): ApiPath<String>,
-    query: Result<Query<DocumentQuery>, QueryRejection>,
+    ApiQuery(q): ApiQuery<DocumentQuery>,
 ) -> Result<Json<zhiku_engine::DocumentView>, ApiError> {
-    let Query(q) =
-        query.map_err(|e| ApiError::bad_request("invalid_query_string", e.body_text()))?;
     Ok(Json(
         state
             .engine

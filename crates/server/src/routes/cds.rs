@@ -9,6 +9,7 @@ use axum::http::{header, HeaderMap};
 use axum::{Extension, Json};
 use serde::Deserialize;
 use serde_json::{json, Value};
+use zhiku_engine::cds::{self, PatientContext, Subject};
 use zhiku_engine::{Caller, Channel, Chunk, RetrievalMode};
 
 use super::api::narrowing;
@@ -117,7 +118,7 @@ pub async fn call(
     let mut queries: Vec<String> = Vec::new();
     if hook == "order-select" {
         let findings = findings(&request.prefetch);
-        let context = Context {
+        let patient = PatientContext {
             conditions: &conditions,
             findings: &findings
                 .iter()
@@ -128,7 +129,7 @@ pub async fn call(
         for drug in drugs(&request.context) {
             let query = format!("{drug} {} {}", conditions.join(" "), values.join(" "));
             let found =
-                recommendations(&state, &caller, &query, Subject::Drug(&drug), &context).await?;
+                recommendations(&state, &caller, &query, Subject::Drug(&drug), patient).await?;
             cards.extend(found.iter().map(|c| card(c, &drug, &base)));
             cited.extend(found);
             queries.push(query);
@@ -140,7 +141,7 @@ pub async fn call(
                 &caller,
                 condition,
                 Subject::Condition(condition),
-                &Context::default(),
+                PatientContext::default(),
             )
             .await?;
             cards.extend(found.iter().take(2).map(|c| card(c, condition, &base)));
@@ -265,7 +266,9 @@ fn drugs(context: &Value) -> Vec<String> {
         if !selections.is_empty() && !selections.contains(&id.as_str()) {
             continue;
         }
-        if let Some(name) = concept_text(&r["medicationCodeableConcept"]).map(|t| ingredient(&t)) {
+        if let Some(name) =
+            concept_text(&r["medicationCodeableConcept"]).map(|t| cds::ingredient(&t))
+        {
             if !name.is_empty() && !out.contains(&name) {
                 out.push(name);
             }
@@ -274,98 +277,13 @@ fn drugs(context: &Value) -> Vec<String> {
     out
 }
 
-/// The ingredient in a product name: the words before the strength, without the salt or the
-/// form ("metformin" from "24 HR Metformin hydrochloride 500 MG Extended Release Oral Tablet").
-fn ingredient(product: &str) -> String {
-    const NOT_THE_DRUG: &[&str] = &[
-        "hydrochloride",
-        "hcl",
-        "sodium",
-        "potassium",
-        "calcium",
-        "maleate",
-        "besylate",
-        "besilate",
-        "succinate",
-        "tartrate",
-        "mesylate",
-        "sulfate",
-        "sulphate",
-        "acetate",
-        "phosphate",
-        "oral",
-        "tablet",
-        "tablets",
-        "capsule",
-        "injection",
-        "hr",
-        "h",
-    ];
-    let words: Vec<String> = product
-        .split_whitespace()
-        .skip_while(|w| w.chars().all(|c| c.is_ascii_digit()) || w.eq_ignore_ascii_case("hr"))
-        .take_while(|w| !w.starts_with(|c: char| c.is_ascii_digit()))
-        .map(str::to_lowercase)
-        .filter(|w| !NOT_THE_DRUG.contains(&w.as_str()))
-        .collect();
-    // Chinese product names: the drug before its form (二甲双胍缓释片 → 二甲双胍).
-    let name = words.join(" ");
-    match name.find(['片', '胶', '缓', '注', '颗']) {
-        Some(i) if i > 0 => name[..i].to_string(),
-        _ => name,
-    }
-}
-
-/// How much of `term` appears in `text`: the share of its words (CJK: character pairs).
-fn coverage(term: &str, text: &str) -> f32 {
-    let text = text.to_lowercase();
-    let term = term.to_lowercase();
-    let units: Vec<String> = if term.chars().any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c)) {
-        let cs: Vec<char> = term.chars().filter(|c| !c.is_whitespace()).collect();
-        cs.windows(2).map(|w| w.iter().collect()).collect()
-    } else {
-        term.split(|c: char| !c.is_alphanumeric())
-            .filter(|w| w.len() >= 3 || w.chars().all(|c| c.is_ascii_digit()) && !w.is_empty())
-            .filter(|w| {
-                ![
-                    "and", "the", "with", "without", "disorder", "mellitus", "finding",
-                ]
-                .contains(w)
-            })
-            .map(str::to_string)
-            .collect()
-    };
-    if units.is_empty() {
-        return 0.0;
-    }
-    units.iter().filter(|u| text.contains(u.as_str())).count() as f32 / units.len() as f32
-}
-
-/// What a card is about.
-enum Subject<'a> {
-    /// A drug being ordered: the recommendation itself must name it.
-    Drug(&'a str),
-    /// A condition: named (mostly) in the recommendation or its guideline's title.
-    Condition(&'a str),
-}
-
-/// The patient's side of an order: a recommendation that speaks of a finding (an eGFR
-/// threshold) is more specific to this patient than one that names the condition.
-#[derive(Default)]
-struct Context<'a> {
-    conditions: &'a [String],
-    /// Names only ("eGFR").
-    findings: &'a [String],
-}
-
-/// Recommendations on `subject`, those touching the patient's findings, then conditions,
-/// first, then the strong ones; each once.
+/// Recommendations on `subject` for this patient, at most [`MAX_CARDS`], best first.
 async fn recommendations(
     state: &AppState,
     caller: &Caller,
     query: &str,
     subject: Subject<'_>,
-    context: &Context<'_>,
+    patient: PatientContext<'_>,
 ) -> Result<Vec<Chunk>, ApiError> {
     let n = narrowing(vec!["medicine".into()], Default::default(), None);
     let hits = state
@@ -373,81 +291,18 @@ async fn recommendations(
         .search(caller, query, &n, 20, RetrievalMode::Hybrid)
         .await?
         .hits;
-    let mut found: Vec<(f32, Chunk)> = hits
-        .into_iter()
-        .map(|h| h.chunk)
-        .filter(|c| c.metadata.contains_key("recommendation"))
-        .filter(|c| match subject {
-            Subject::Drug(drug) => coverage(drug, &c.text) >= 1.0,
-            Subject::Condition(condition) => {
-                let guideline = c.metadata.get("guideline").map_or("", String::as_str);
-                coverage(condition, &format!("{} {guideline} {}", c.title, c.text)) >= 0.6
-            }
-        })
-        .map(|c| {
-            let best = |terms: &[String]| {
-                terms
-                    .iter()
-                    .map(|t| coverage(t, &c.text))
-                    .fold(0.0, f32::max)
-            };
-            let touches = 1.5 * best(context.findings) + best(context.conditions);
-            let strong = if c.metadata.get("strength").map(String::as_str) == Some("strong") {
-                0.2
-            } else {
-                0.0
-            };
-            (touches + strong, c)
-        })
-        .collect();
-    // Stable: equal weights keep the search's order.
-    found.sort_by(|a, b| b.0.total_cmp(&a.0));
-    let mut out: Vec<Chunk> = Vec::new();
-    for (_, c) in found {
-        if out.len() < MAX_CARDS && !out.iter().any(|o| o.id == c.id) {
-            out.push(c);
-        }
-    }
-    Ok(out)
+    Ok(cds::rank(
+        hits.into_iter().map(|h| h.chunk),
+        subject,
+        patient,
+        MAX_CARDS,
+    ))
 }
 
 /// A card for one recommendation.
 fn card(c: &Chunk, about: &str, base: &str) -> Value {
     let meta = |k: &str| c.metadata.get(k).map(String::as_str).unwrap_or("");
-    let text = c.text.trim();
-    let body = text
-        .split_once(')')
-        .filter(|(head, _)| head.contains("Recommendation") || head.contains("推荐"))
-        .map_or(text, |(_, rest)| rest.trim());
-    let body = body
-        .split_once('）')
-        .filter(|_| text.contains("推荐"))
-        .map_or(body, |(_, r)| r.trim());
-    let warning = {
-        let t = body.to_lowercase();
-        [
-            "do not",
-            "don't",
-            "avoid",
-            "stop",
-            "contraindicat",
-            "not recommended",
-            "withh",
-            "reduce",
-            "禁用",
-            "不建议",
-            "停用",
-            "避免",
-            "慎用",
-            "减量",
-        ]
-        .iter()
-        .any(|w| t.contains(w))
-    };
-    let summary = truncate(
-        &format!("{}: {}", capitalise(about), first_sentence(body)),
-        140,
-    );
+    let body = cds::recommendation_text(&c.text);
     let guideline = meta("guideline");
     let version = meta("version");
     let link = format!(
@@ -456,12 +311,12 @@ fn card(c: &Chunk, about: &str, base: &str) -> Value {
     );
     json!({
         "uuid": uuid::Uuid::new_v4().to_string(),
-        "summary": summary,
+        "summary": cds::summary(about, &c.text),
         "detail": format!(
             "**Recommendation {}** — {guideline} ({version})\n\n> {body}\n\n**Strength:** {} · **Evidence:** {}\n\n_Section: {}_",
             meta("recommendation"), meta("strength"), meta("evidence"), c.section
         ),
-        "indicator": if warning { "warning" } else { "info" },
+        "indicator": cds::indicator(&c.text).as_str(),
         "source": {
             "label": format!("{guideline} ({version})"),
             "url": link,
@@ -469,29 +324,4 @@ fn card(c: &Chunk, about: &str, base: &str) -> Value {
         },
         "links": [{"label": "Open the cited passage", "url": link, "type": "absolute"}],
     })
-}
-
-fn first_sentence(text: &str) -> &str {
-    let end = text
-        .char_indices()
-        .find(|(i, ch)| matches!(ch, '。' | '；') || (*ch == '.' && text[i + 1..].starts_with(' ')))
-        .map_or(text.len(), |(i, ch)| i + ch.len_utf8());
-    &text[..end]
-}
-
-fn capitalise(s: &str) -> String {
-    let mut cs = s.chars();
-    cs.next()
-        .map(|f| f.to_uppercase().chain(cs).collect())
-        .unwrap_or_default()
-}
-
-/// At most `max` characters, ending in "…" when cut.
-fn truncate(s: &str, max: usize) -> String {
-    if s.chars().count() <= max {
-        return s.to_string();
-    }
-    let mut out: String = s.chars().take(max - 1).collect();
-    out.push('…');
-    out
 }

@@ -3,24 +3,19 @@
 //! strength and evidence with the exact cited text; and the audit trail as a FHIR Bundle.
 //! Callers are API keys allowed the medicine domain; each request is audited (`audited.rs`).
 
-use std::convert::Infallible;
-
-use axum::extract::rejection::QueryRejection;
-use axum::extract::{OriginalUri, Query, State};
+use axum::extract::{OriginalUri, State};
 use axum::http::{header, HeaderMap, StatusCode};
-use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
-use futures_util::stream::Stream;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use zhiku_engine::{AskInput, Caller, Channel, Chunk, History, RetrievalMode};
 
-use super::answer::{self, Streamed};
 use super::api::{narrowing, FilterValue};
+use crate::answering::{respond, wants_stream, Door};
 use crate::audited::AuditFacts;
 use crate::auth::{Admin, Authed};
-use crate::error::{ApiError, ApiJson};
+use crate::error::{ApiError, ApiJson, ApiQuery};
 use crate::AppState;
 
 const MEDICINE: &str = "medicine";
@@ -222,44 +217,69 @@ pub struct ClinicalAnswer {
     text: String,
     sources: Vec<ClinicalSource>,
     /// `model` or `extractive`.
-    mode: String,
+    mode: &'static str,
     /// What the reader must know: extractive mode, a failed model, redacted identifiers…
     notices: Vec<String>,
     abstained: bool,
     redacted_identifiers: usize,
 }
 
-async fn clinical_answer(
-    state: &AppState,
-    caller: &Caller,
-    a: &zhiku_engine::Answer,
-    facts: &AuditFacts,
-) -> Result<ClinicalAnswer, ApiError> {
-    let cited: Vec<(&str, &str)> = a
-        .citations
-        .iter()
-        .map(|c| (c.doc_id.as_str(), c.chunk_id.as_str()))
-        .collect();
-    let chunks = state.engine.cited_chunks(caller, &cited).await?;
-    let sources: Vec<ClinicalSource> = a
-        .citations
-        .iter()
-        .zip(&chunks)
-        .filter_map(|(c, chunk)| Some(ClinicalSource::of(chunk.as_ref()?, Some(c.marker))))
-        .collect();
-    facts.set_documents(
-        sources
+/// Clinical sources with each answer; a stream's audit record written (in the answer's own
+/// task, so that a client that goes away does not stop it) before its last event is sent.
+struct ClinicalDoor {
+    facts: AuditFacts,
+}
+
+impl Door for ClinicalDoor {
+    const LABEL: &'static str = "clinical";
+    type Body = ClinicalAnswer;
+
+    fn streaming(&mut self) -> Option<axum::response::sse::Event> {
+        // The stream records itself when it ends, not the middleware when its head is sent.
+        self.facts.defer();
+        None
+    }
+
+    async fn whole(
+        &mut self,
+        state: &AppState,
+        caller: &Caller,
+        a: zhiku_engine::Answer,
+    ) -> Result<ClinicalAnswer, ApiError> {
+        let chunks = state.engine.cited_sources(caller, &a).await?;
+        let sources: Vec<ClinicalSource> = a
+            .citations
             .iter()
-            .map(|s| (s.doc_id.as_str(), s.title.as_str())),
-    );
-    Ok(ClinicalAnswer {
-        text: a.text.clone(),
-        sources,
-        mode: format!("{:?}", a.mode).to_lowercase(),
-        notices: a.notices.clone(),
-        abstained: a.abstained,
-        redacted_identifiers: a.redacted_identifiers,
-    })
+            .zip(&chunks)
+            .filter_map(|(c, chunk)| Some(ClinicalSource::of(chunk.as_ref()?, Some(c.marker))))
+            .collect();
+        self.facts.set_documents(
+            sources
+                .iter()
+                .map(|s| (s.doc_id.as_str(), s.title.as_str())),
+        );
+        Ok(ClinicalAnswer {
+            text: a.text,
+            sources,
+            mode: a.mode.as_str(),
+            notices: a.notices,
+            abstained: a.abstained,
+            redacted_identifiers: a.redacted_identifiers,
+        })
+    }
+
+    async fn settle(
+        &mut self,
+        state: &AppState,
+        outcome: Result<(), &ApiError>,
+    ) -> Result<(), ApiError> {
+        let entry = match outcome {
+            Ok(()) => self.facts.entry(200, None),
+            Err(e) => self.facts.entry(e.status.as_u16(), Some(e.code)),
+        };
+        state.engine.audit(&entry).await?;
+        Ok(())
+    }
 }
 
 /// Answers a clinical question from the guidelines, whole (JSON) or as server-sent events
@@ -287,71 +307,14 @@ pub async fn ask(
         narrowing: narrowing(Vec::new(), body.filters.into_map(), None),
         history: History::None,
     };
-    answer::precheck(&state, &caller, &input).await?;
-    let permit = answer::permit(&state).await?;
-    let streamed = headers
-        .get(header::ACCEPT)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.contains("text/event-stream"));
-    if !streamed {
-        let _permit = permit;
-        let a = answer::answer(&state, &caller, input, "clinical", |_| {}).await?;
-        return Ok(Json(clinical_answer(&state, &caller, &a, &facts).await?).into_response());
-    }
-    facts.defer();
-    let rx = answer::spawn(state.clone(), caller.clone(), input, "clinical", permit);
-    let events = audited_events(state, caller, facts, rx);
-    Ok(Sse::new(events)
-        .keep_alive(KeepAlive::default())
-        .into_response())
-}
-
-/// The answer's events, its audit record written (in a task of its own, so that a client that
-/// goes away does not stop it) before `done` is sent; `error` instead when it cannot be.
-fn audited_events(
-    state: AppState,
-    caller: Caller,
-    facts: AuditFacts,
-    mut rx: tokio::sync::mpsc::UnboundedReceiver<Streamed>,
-) -> impl Stream<Item = Result<Event, Infallible>> {
-    let (tx, mut out) = tokio::sync::mpsc::unbounded_channel::<(&'static str, String)>();
-    tokio::spawn(async move {
-        while let Some(item) = rx.recv().await {
-            let (outcome, sent) = match item {
-                Streamed::Event(e) => {
-                    let _ = tx.send((answer::event_name(&e), json_text(&e)));
-                    continue;
-                }
-                Streamed::Done(a) => match clinical_answer(&state, &caller, &a, &facts).await {
-                    Ok(body) => ((200, None), ("done", json_text(&body))),
-                    Err(e) => ((e.status.as_u16(), Some(e.code)), error_event(&e)),
-                },
-                Streamed::Failed(e) => ((e.status.as_u16(), Some(e.code)), error_event(&e)),
-            };
-            let entry = facts.entry(outcome.0, outcome.1);
-            let sent = match state.engine.audit(&entry).await {
-                Ok(_) => sent,
-                Err(e) => error_event(&ApiError::from(e)),
-            };
-            let _ = tx.send(sent);
-        }
-    });
-    async_stream::stream! {
-        while let Some((name, data)) = out.recv().await {
-            yield Ok(Event::default().event(name).data(data));
-        }
-    }
-}
-
-fn json_text(value: &impl Serialize) -> String {
-    serde_json::to_string(value).unwrap_or_else(|_| "{}".into())
-}
-
-fn error_event(e: &ApiError) -> (&'static str, String) {
-    (
-        "error",
-        serde_json::json!({"error": {"code": e.code, "message": e.message}}).to_string(),
+    respond(
+        state,
+        &caller,
+        input,
+        wants_stream(&headers),
+        ClinicalDoor { facts },
     )
+    .await
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -372,10 +335,8 @@ pub async fn audit(
     State(state): State<AppState>,
     OriginalUri(uri): OriginalUri,
     Admin(_admin): Admin,
-    query: Result<Query<AuditQuery>, QueryRejection>,
+    ApiQuery(q): ApiQuery<AuditQuery>,
 ) -> Result<Response, ApiError> {
-    let Query(q) =
-        query.map_err(|e| ApiError::bad_request("invalid_query_string", e.body_text()))?;
     let (since, until) = zhiku_engine::time_range(q.since.as_deref(), q.until.as_deref())
         .map_err(|e| ApiError::bad_request("invalid_time", e.to_string()))?;
     let bundle = state

@@ -3,7 +3,6 @@
 //! administration. Each parses, asks the engine, renders.
 
 pub mod admin;
-pub mod answer;
 pub mod api;
 pub mod cds;
 pub mod clinical;

@@ -6,25 +6,20 @@
 //! Every route but login needs `Authorization: Bearer <token>` from login; an unknown or
 //! expired token is a 401 `session_expired`, on which the mini-program logs in again.
 
-use std::convert::Infallible;
-
-use axum::extract::rejection::QueryRejection;
-use axum::extract::{Query, State};
-use axum::http::{header, HeaderMap};
-use axum::response::sse::{Event, KeepAlive, Sse};
-use axum::response::{IntoResponse, Response};
+use axum::extract::State;
+use axum::http::HeaderMap;
+use axum::response::Response;
 use axum::Json;
-use futures_util::stream::Stream;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use zhiku_engine::{
-    AskInput, Caller, ContentChecked, GeoRadius, History, Lang, Narrowing, Preferences,
+    AskInput, Caller, ContentChecked, GeoRadius, History, Lang, Narrowing, Preferences, Prepared,
     RouteRequest, Tourist,
 };
 
-use super::answer::{self, Streamed};
+use crate::answering::{respond, wants_stream, Door};
 use crate::auth::TouristAuth;
-use crate::error::{ApiError, ApiJson, ApiPath};
+use crate::error::{ApiError, ApiJson, ApiPath, ApiQuery};
 use crate::AppState;
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -125,62 +120,78 @@ pub struct MpAnswer {
     conversation_id: Option<String>,
     turn: Option<i64>,
     /// `model` or `extractive`.
-    mode: String,
+    mode: &'static str,
     abstained: bool,
     notices: Vec<String>,
     sources: Vec<MpSource>,
 }
 
-async fn mp_answer(
-    state: &AppState,
-    caller: &Caller,
-    a: &zhiku_engine::Answer,
-    checked: &ContentChecked,
-) -> Result<MpAnswer, ApiError> {
-    let cited: Vec<(&str, &str)> = a
-        .citations
-        .iter()
-        .map(|c| (c.doc_id.as_str(), c.chunk_id.as_str()))
-        .collect();
-    let chunks = state.engine.cited_chunks(caller, &cited).await?;
-    let zh = zhiku_agent::detect_language(&a.query) == zhiku_agent::Language::Chinese;
-    let mut notices = a.notices.clone();
-    if let ContentChecked::Unchecked(_) = checked {
-        notices.push(if zh {
-            "内容安全检查暂不可用，本次照常回答。".into()
-        } else {
-            "The content check is unavailable right now; answered anyway.".into()
-        });
+/// Answers sized for a phone, after WeChat's content check.
+struct MiniProgramDoor {
+    tourist: Tourist,
+    /// What the content check said (set by `admit`).
+    checked: Option<ContentChecked>,
+}
+
+impl Door for MiniProgramDoor {
+    const LABEL: &'static str = "mini-program";
+    type Body = MpAnswer;
+
+    async fn admit(&mut self, state: &AppState, prepared: &Prepared) -> Result<(), ApiError> {
+        let checked = state
+            .engine
+            .check_content(&self.tourist, prepared.question())
+            .await?;
+        self.checked = Some(checked);
+        Ok(())
     }
-    Ok(MpAnswer {
-        answer: a.text.clone(),
-        lang: if zh { "zh" } else { "en" },
-        conversation_id: a.conversation_id.clone(),
-        turn: a.turn,
-        mode: format!("{:?}", a.mode).to_lowercase(),
-        abstained: a.abstained,
-        notices,
-        sources: a
-            .citations
-            .iter()
-            .zip(&chunks)
-            .map(|(c, chunk)| MpSource {
-                marker: c.marker,
-                title: c.title.clone(),
-                site_id: chunk
-                    .as_ref()
-                    .filter(|ch| ch.location.is_some())
-                    .map(|ch| ch.doc_id.clone()),
-                doc_id: c.doc_id.clone(),
-                chunk_id: c.chunk_id.clone(),
-                path: c.path.clone(),
-                line: c.line,
-                start: c.start,
-                end: c.end,
-                span_in_file: c.span_in_file,
-            })
-            .collect(),
-    })
+
+    async fn whole(
+        &mut self,
+        state: &AppState,
+        caller: &Caller,
+        a: zhiku_engine::Answer,
+    ) -> Result<MpAnswer, ApiError> {
+        let chunks = state.engine.cited_sources(caller, &a).await?;
+        let zh = zhiku_agent::detect_language(&a.query) == zhiku_agent::Language::Chinese;
+        let mut notices = a.notices.clone();
+        if let Some(ContentChecked::Unchecked(_)) = &self.checked {
+            notices.push(if zh {
+                "内容安全检查暂不可用，本次照常回答。".into()
+            } else {
+                "The content check is unavailable right now; answered anyway.".into()
+            });
+        }
+        Ok(MpAnswer {
+            answer: a.text.clone(),
+            lang: if zh { "zh" } else { "en" },
+            conversation_id: a.conversation_id.clone(),
+            turn: a.turn,
+            mode: a.mode.as_str(),
+            abstained: a.abstained,
+            notices,
+            sources: a
+                .citations
+                .iter()
+                .zip(&chunks)
+                .map(|(c, chunk)| MpSource {
+                    marker: c.marker,
+                    title: c.title.clone(),
+                    site_id: chunk
+                        .as_ref()
+                        .filter(|ch| ch.location.is_some())
+                        .map(|ch| ch.doc_id.clone()),
+                    doc_id: c.doc_id.clone(),
+                    chunk_id: c.chunk_id.clone(),
+                    path: c.path.clone(),
+                    line: c.line,
+                    start: c.start,
+                    end: c.end,
+                    span_in_file: c.span_in_file,
+                })
+                .collect(),
+        })
+    }
 }
 
 /// Answers a tourist's question, short enough for a phone screen, in the question's language,
@@ -206,57 +217,12 @@ pub async fn ask(
         narrowing: Narrowing::default(),
         history: History::Stored(body.conversation_id),
     };
-    answer::precheck(&state, &caller, &input).await?;
-    let checked = state
-        .engine
-        .check_content(&tourist, &state.engine.redact(&input.question).text)
-        .await?;
-    let permit = answer::permit(&state).await?;
-    let streamed = body.stream
-        || headers
-            .get(header::ACCEPT)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v.contains("text/event-stream"));
-    if !streamed {
-        let _permit = permit;
-        let a = answer::answer(&state, &caller, input, "mini-program", |_| {}).await?;
-        return Ok(Json(mp_answer(&state, &caller, &a, &checked).await?).into_response());
-    }
-    let rx = answer::spawn(state.clone(), caller.clone(), input, "mini-program", permit);
-    Ok(Sse::new(events(state, caller, checked, rx))
-        .keep_alive(KeepAlive::default())
-        .into_response())
-}
-
-fn events(
-    state: AppState,
-    caller: Caller,
-    checked: ContentChecked,
-    mut rx: tokio::sync::mpsc::UnboundedReceiver<Streamed>,
-) -> impl Stream<Item = Result<Event, Infallible>> {
-    async_stream::stream! {
-        while let Some(item) = rx.recv().await {
-            let (name, data) = match item {
-                Streamed::Event(e) => (answer::event_name(&e), serde_json::to_string(&e).ok()),
-                Streamed::Done(a) => match mp_answer(&state, &caller, &a, &checked).await {
-                    Ok(body) => ("done", serde_json::to_string(&body).ok()),
-                    Err(e) => ("error", Some(error_json(&e))),
-                },
-                Streamed::Failed(e) => ("error", Some(error_json(&e))),
-            };
-            if let Some(data) = data {
-                yield Ok(Event::default().event(name).data(data));
-            }
-        }
-    }
-}
-
-fn error_json(e: &ApiError) -> String {
-    serde_json::json!({"error": {"code": e.code, "message": e.message}}).to_string()
-}
-
-fn bad_query(e: QueryRejection) -> ApiError {
-    ApiError::bad_request("invalid_query_string", e.body_text())
+    let streamed = body.stream || wants_stream(&headers);
+    let door = MiniProgramDoor {
+        tourist,
+        checked: None,
+    };
+    respond(state, &caller, input, streamed, door).await
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -283,9 +249,8 @@ pub struct NearbyQuery {
 pub async fn nearby(
     State(state): State<AppState>,
     TouristAuth(tourist): TouristAuth,
-    query: Result<Query<NearbyQuery>, QueryRejection>,
+    ApiQuery(q): ApiQuery<NearbyQuery>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    let Query(q) = query.map_err(bad_query)?;
     let radius_m = q.radius_m.unwrap_or(3_000.0);
     if !(radius_m > 0.0 && radius_m <= 50_000.0) {
         return Err(ApiError::bad_request(
@@ -336,9 +301,8 @@ pub async fn spot(
     State(state): State<AppState>,
     TouristAuth(tourist): TouristAuth,
     ApiPath(id): ApiPath<String>,
-    query: Result<Query<LangQuery>, QueryRejection>,
+    ApiQuery(q): ApiQuery<LangQuery>,
 ) -> Result<Json<zhiku_engine::PlaceDetail>, ApiError> {
-    let Query(q) = query.map_err(bad_query)?;
     let lang = language(&state, &tourist, q.lang.as_deref(), Lang::Zh).await?;
     Ok(Json(state.engine.place(&tourist.caller, &id, lang).await?))
 }

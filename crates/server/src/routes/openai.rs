@@ -4,19 +4,16 @@
 //! conversation (nothing is stored); the answer text carries the `[n]` markers and the cited
 //! sources travel in a `zhiku` field of the response (the final chunk when streamed).
 
-use std::convert::Infallible;
-
 use axum::extract::State;
-use axum::response::sse::{Event, KeepAlive, Sse};
-use axum::response::{IntoResponse, Response};
+use axum::response::sse::Event;
+use axum::response::Response;
 use axum::Json;
-use futures_util::stream::Stream;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::ToSchema;
-use zhiku_engine::{Answer, AnswerEvent, AskInput, History, Narrowing, Turn};
+use zhiku_engine::{Answer, AnswerEvent, AskInput, Caller, History, Narrowing, Turn};
 
-use super::answer::{self, Streamed};
+use crate::answering::{respond, Door};
 use crate::auth::Authed;
 use crate::error::{ApiError, ApiJson};
 use crate::AppState;
@@ -234,88 +231,91 @@ pub async fn chat_completions(
         narrowing: Narrowing::default(),
         history: History::Given(history),
     };
-    answer::precheck(&state, &caller, &input).await?;
-    let permit = answer::permit(&state).await?;
-    let id = format!("chatcmpl-{}", uuid::Uuid::new_v4().simple());
-    let created = now_s();
-    if !req.stream {
-        let _permit = permit;
-        let mut text = String::new();
-        let a = answer::answer(&state, &caller, input, "openai", |e| match e {
-            AnswerEvent::Text { text: t } => text.push_str(&t),
-            AnswerEvent::Notice { text: n } => {
-                let n = notice_text(&n, !text.is_empty());
-                text.push_str(&n);
-            }
-            _ => {}
-        })
-        .await?;
-        return Ok(Json(json!({
-            "id": id,
+    let door = OpenAiDoor {
+        id: format!("chatcmpl-{}", uuid::Uuid::new_v4().simple()),
+        created: now_s(),
+        model: req.model,
+        text: String::new(),
+    };
+    respond(state, &caller, input, req.stream, door).await
+}
+
+/// `chat.completion`, or `chat.completion.chunk` events ending in `[DONE]`; notices travel
+/// in the text, so that a plain chat client shows them too.
+struct OpenAiDoor {
+    id: String,
+    created: u64,
+    model: String,
+    /// The answer's text so far, notices included.
+    text: String,
+}
+
+impl OpenAiDoor {
+    fn chunk(
+        &self,
+        delta: serde_json::Value,
+        finish: Option<&str>,
+        extra: Option<serde_json::Value>,
+    ) -> Event {
+        let mut c = json!({
+            "id": self.id,
+            "object": "chat.completion.chunk",
+            "created": self.created,
+            "model": self.model,
+            "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+        });
+        if let Some(x) = extra {
+            c["zhiku"] = x;
+        }
+        Event::default().data(c.to_string())
+    }
+}
+
+impl Door for OpenAiDoor {
+    const LABEL: &'static str = "openai";
+    type Body = serde_json::Value;
+
+    fn streaming(&mut self) -> Option<Event> {
+        Some(self.chunk(json!({"role": "assistant", "content": ""}), None, None))
+    }
+
+    fn event(&mut self, e: AnswerEvent) -> Option<Event> {
+        let added = match e {
+            AnswerEvent::Text { text } => text,
+            AnswerEvent::Notice { text } => notice_text(&text, !self.text.is_empty()),
+            _ => return None,
+        };
+        self.text.push_str(&added);
+        Some(self.chunk(json!({"content": added}), None, None))
+    }
+
+    async fn whole(&mut self, _: &AppState, _: &Caller, a: Answer) -> Result<Self::Body, ApiError> {
+        Ok(json!({
+            "id": self.id,
             "object": "chat.completion",
-            "created": created,
-            "model": req.model,
+            "created": self.created,
+            "model": self.model,
             "choices": [{
                 "index": 0,
-                "message": {"role": "assistant", "content": text.trim()},
+                "message": {"role": "assistant", "content": self.text.trim()},
                 "finish_reason": "stop",
             }],
             "usage": {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0},
             "zhiku": extras(&a),
         }))
-        .into_response());
     }
-    let rx = answer::spawn(state, caller, input, "openai", permit);
-    Ok(Sse::new(chunks(rx, id, created, req.model))
-        .keep_alive(KeepAlive::default())
-        .into_response())
-}
 
-fn chunks(
-    mut rx: tokio::sync::mpsc::UnboundedReceiver<Streamed>,
-    id: String,
-    created: u64,
-    model: String,
-) -> impl Stream<Item = Result<Event, Infallible>> {
-    let chunk =
-        move |delta: serde_json::Value, finish: Option<&str>, extra: Option<serde_json::Value>| {
-            let mut c = json!({
-                "id": id,
-                "object": "chat.completion.chunk",
-                "created": created,
-                "model": model,
-                "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
-            });
-            if let Some(x) = extra {
-                c["zhiku"] = x;
-            }
-            Event::default().data(c.to_string())
-        };
-    async_stream::stream! {
-        yield Ok(chunk(json!({"role": "assistant", "content": ""}), None, None));
-        let mut shown = false;
-        while let Some(item) = rx.recv().await {
-            match item {
-                Streamed::Event(AnswerEvent::Text { text }) => {
-                    shown = true;
-                    yield Ok(chunk(json!({"content": text}), None, None));
-                }
-                Streamed::Event(AnswerEvent::Notice { text }) => {
-                    let t = notice_text(&text, shown);
-                    yield Ok(chunk(json!({"content": t}), None, None));
-                }
-                Streamed::Event(_) => {}
-                Streamed::Done(a) => {
-                    yield Ok(chunk(json!({}), Some("stop"), Some(extras(&a))));
-                }
-                Streamed::Failed(e) => {
-                    let t = notice_text(&e.message, shown);
-                    yield Ok(chunk(json!({"content": t}), Some("stop"), Some(json!({
-                        "error": {"code": e.code, "message": e.message}
-                    }))));
-                }
-            }
-        }
-        yield Ok(Event::default().data("[DONE]"));
+    async fn done(&mut self, _: &AppState, _: &Caller, a: Answer) -> Result<Event, ApiError> {
+        Ok(self.chunk(json!({}), Some("stop"), Some(extras(&a))))
+    }
+
+    fn failed(&mut self, e: &ApiError) -> Event {
+        let t = notice_text(&e.message, !self.text.is_empty());
+        let error = serde_json::to_value(e.body()).ok();
+        self.chunk(json!({"content": t}), Some("stop"), error)
+    }
+
+    fn closing(&mut self) -> Option<Event> {
+        Some(Event::default().data("[DONE]"))
     }
 }
