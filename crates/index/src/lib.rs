@@ -9,21 +9,21 @@ mod analysis;
 mod edge;
 mod error;
 mod keyword;
-mod server;
+mod qdrant_server;
 mod vector;
 
 pub use analysis::is_cjk;
 pub use edge::EdgeStore;
 pub use error::IndexError;
 pub use keyword::KeywordIndex;
-pub use server::{CollectionLayout, ServerStore};
+pub use qdrant_server::{CollectionLayout, ServerStore};
 pub use vector::{VectorPoint, VectorStore};
+mod index_set;
 mod retriever;
 mod room;
 mod sparse;
-mod store;
 
+pub use index_set::{IndexSet, KeywordLeg, DATA_FORMAT};
 pub use retriever::{fuse, HybridRetriever, LegFailure, SearchResults, SearchTimings};
 pub use room::{ensure_free_space, ensure_room, MIN_FREE_BYTES};
 pub use sparse::{SparseEncoder, SparseTerms, SPARSE_NAME};
-pub use store::{IndexSet, KeywordLeg, DATA_FORMAT};

@@ -6,7 +6,7 @@
 use zhiku_core::{Chunk, SearchFilter};
 
 use crate::edge::EdgeStore;
-use crate::server::ServerStore;
+use crate::qdrant_server::ServerStore;
 use crate::sparse::{SparseEncoder, SparseTerms};
 use crate::IndexError;
 

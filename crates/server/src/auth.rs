@@ -11,7 +11,7 @@ use axum::http::request::Parts;
 use axum_extra::extract::cookie::CookieJar;
 use zhiku_engine::{Caller, Channel, WebUser};
 
-use crate::audited::AuditFacts;
+use crate::audit_layer::AuditFacts;
 use crate::error::ApiError;
 use crate::AppState;
 

@@ -88,7 +88,7 @@ impl IntoResponse for ApiError {
         let mut response = (self.status, axum::Json(body)).into_response();
         response
             .extensions_mut()
-            .insert(crate::audited::ErrorCode(self.code));
+            .insert(crate::audit_layer::ErrorCode(self.code));
         if let Some(s) = self.retry_after {
             response
                 .headers_mut()

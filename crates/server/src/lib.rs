@@ -7,7 +7,7 @@
 //! [`zhiku_engine::Caller`] built here from the request's credentials.
 
 mod answering;
-mod audited;
+mod audit_layer;
 mod auth;
 mod cds_auth;
 mod connections;
@@ -118,7 +118,7 @@ pub fn router(state: AppState) -> Router {
         .route("/cds-services/{id}", post(routes::cds::call))
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
-            audited::record,
+            audit_layer::record,
         ));
     Router::new()
         .merge(page)

@@ -13,7 +13,7 @@ use zhiku_engine::cds::{self, PatientContext, Subject};
 use zhiku_engine::{Caller, Channel, Chunk, RetrievalMode};
 
 use super::api::narrowing;
-use crate::audited::AuditFacts;
+use crate::audit_layer::AuditFacts;
 use crate::error::{ApiError, ApiJson, ApiPath};
 use crate::AppState;
 

@@ -1,7 +1,7 @@
 //! The clinicians' API (`/api/clinical/v1/…`) for hospital systems: guideline search and
 //! answers whose every source names its guideline, issuer, version, section, recommendation,
 //! strength and evidence with the exact cited text; and the audit trail as a FHIR Bundle.
-//! Callers are API keys allowed the medicine domain; each request is audited (`audited.rs`).
+//! Callers are API keys allowed the medicine domain; each request is audited (`audit_layer.rs`).
 
 use axum::extract::{OriginalUri, State};
 use axum::http::{header, HeaderMap, StatusCode};
@@ -13,7 +13,7 @@ use zhiku_engine::{AskInput, Caller, Channel, Chunk, History, RetrievalMode};
 
 use super::api::{narrowing, FilterValue};
 use crate::answering::{respond, wants_stream, Door};
-use crate::audited::AuditFacts;
+use crate::audit_layer::AuditFacts;
 use crate::auth::{Admin, Authed};
 use crate::error::{ApiError, ApiJson, ApiQuery};
 use crate::AppState;

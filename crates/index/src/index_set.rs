@@ -9,7 +9,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 use zhiku_core::{Chunk, Config, KeywordBackend, SearchFilter};
 
-use crate::server::CollectionLayout;
+use crate::qdrant_server::CollectionLayout;
 use crate::{EdgeStore, IndexError, KeywordIndex, ServerStore, VectorStore};
 
 /// Bumped whenever the on-disk layout, the chunk payload or the embedding model changes.
