@@ -127,6 +127,31 @@ fn order_select(drug: &str, conditions: Vec<Value>) -> Value {
     })
 }
 
+fn repo() -> std::path::PathBuf {
+    Path::new(
+        &std::env::var("CARGO_MANIFEST_DIR").unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").into()),
+    )
+    .join("../..")
+}
+
+/// The sample guidelines a CDS call draws on, under `dir/corpus`.
+fn guideline_corpus(dir: &Path) {
+    let corpora = repo().join("corpora/medicine");
+    let corpus = dir.join("corpus/medicine");
+    for rel in GUIDELINES {
+        let to = corpus.join(rel);
+        std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+        std::fs::copy(corpora.join(rel), &to).unwrap();
+        let defaults = Path::new(rel).parent().unwrap().join("_defaults.yaml");
+        std::fs::copy(corpora.join(&defaults), corpus.join(&defaults)).unwrap();
+    }
+    std::fs::copy(
+        corpora.join("_defaults.yaml"),
+        corpus.join("_defaults.yaml"),
+    )
+    .unwrap();
+}
+
 fn patient_view(conditions: Vec<Value>) -> Value {
     json!({
         "hookInstance": uuid::Uuid::new_v4().to_string(),
@@ -156,23 +181,7 @@ fn cards(body: &Value) -> Vec<Value> {
 async fn an_emr_gets_guideline_cards_for_an_order_and_a_patient_and_none_when_nothing_fits() {
     let root = tempfile::tempdir().unwrap();
     let dir = root.path();
-    let corpora = Path::new(
-        &std::env::var("CARGO_MANIFEST_DIR").unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").into()),
-    )
-    .join("../../corpora/medicine");
-    let corpus = dir.join("corpus/medicine");
-    for rel in GUIDELINES {
-        let to = corpus.join(rel);
-        std::fs::create_dir_all(to.parent().unwrap()).unwrap();
-        std::fs::copy(corpora.join(rel), &to).unwrap();
-        let defaults = Path::new(rel).parent().unwrap().join("_defaults.yaml");
-        std::fs::copy(corpora.join(&defaults), corpus.join(&defaults)).unwrap();
-    }
-    std::fs::copy(
-        corpora.join("_defaults.yaml"),
-        corpus.join("_defaults.yaml"),
-    )
-    .unwrap();
+    guideline_corpus(dir);
 
     let emr_key = KeyPair::generate_for(&PKCS_ECDSA_P384_SHA384).unwrap();
     let pem_path = dir.join("emr-public.pem");
@@ -402,4 +411,99 @@ async fn an_emr_gets_guideline_cards_for_an_order_and_a_patient_and_none_when_no
         .any(|e| e["subtype"][0]["code"] == "cds-zhiku-order-select" && e["outcome"] == "4"));
     let _ = Arc::clone(&running.engine);
     running.stop().await;
+}
+
+/// The README's integrator steps, literally: the test client's key pair and configuration
+/// lines from `deploy/cds/make-test-client.sh`, a token from `deploy/cds/sign-jwt.sh`, and
+/// `deploy/cds/order-select.json` and `patient-view.json` as the requests.
+#[tokio::test]
+async fn the_integrator_kit_in_deploy_cds_works_as_the_readme_says() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path();
+    guideline_corpus(dir);
+    let kit = repo().join("deploy/cds");
+    let made = std::process::Command::new("bash")
+        .arg(kit.join("make-test-client.sh"))
+        .arg(dir.join("emr"))
+        .output()
+        .unwrap();
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    // The printed lines are a configuration file as they stand.
+    let lines = dir.join("cds-client.toml");
+    std::fs::write(&lines, &made.stdout).unwrap();
+    let registered = zhiku_core::Config::load(Some(&lines)).unwrap();
+    assert_eq!(registered.clinical.cds_clients.len(), 1);
+    let iss = registered.clinical.cds_clients[0].iss.clone();
+
+    let mut cfg = config(dir);
+    cfg.clinical.cds_clients = registered.clinical.cds_clients;
+    let running = start(cfg, Some(&dir.join("corpus"))).await;
+    let url = running.url.clone();
+    let sign = |aud: &str| {
+        let out = std::process::Command::new("bash")
+            .arg(kit.join("sign-jwt.sh"))
+            .arg(dir.join("emr/emr.key"))
+            .arg(&iss)
+            .arg(aud)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap().trim().to_string()
+    };
+    let request: Value =
+        serde_json::from_slice(&std::fs::read(kit.join("order-select.json")).unwrap()).unwrap();
+    let service = format!("{url}/cds-services/zhiku-order-select");
+    let (st, body) = call(&url, "zhiku-order-select", Some(&sign(&service)), &request).await;
+    assert_eq!(st, 200, "{body}");
+    let got = cards(&body);
+    assert!(!got.is_empty(), "{body:#}");
+    assert!(
+        got[0]["summary"].as_str().unwrap().starts_with("Metformin"),
+        "{body:#}"
+    );
+    assert_eq!(got[0]["indicator"], "warning", "{body:#}");
+    let view: Value =
+        serde_json::from_slice(&std::fs::read(kit.join("patient-view.json")).unwrap()).unwrap();
+    let service = format!("{url}/cds-services/zhiku-patient-view");
+    let (st, body) = call(&url, "zhiku-patient-view", Some(&sign(&service)), &view).await;
+    assert_eq!(st, 200, "{body}");
+    let about: Vec<String> = cards(&body)
+        .iter()
+        .map(|c| {
+            c["summary"]
+                .as_str()
+                .unwrap()
+                .split(':')
+                .next()
+                .unwrap_or("")
+                .to_string()
+        })
+        .collect();
+    assert!(
+        about.iter().any(|a| a == "Type 2 diabetes mellitus"),
+        "{body:#}"
+    );
+    assert!(
+        about.iter().any(|a| a == "Chronic kidney disease"),
+        "{body:#}"
+    );
+    // The discovery URL is an accepted audience too; the bare base URL is not.
+    let (st, _) = call(
+        &url,
+        "zhiku-order-select",
+        Some(&sign(&format!("{url}/cds-services"))),
+        &request,
+    )
+    .await;
+    assert_eq!(st, 200);
+    let (st, body) = call(&url, "zhiku-order-select", Some(&sign(&url)), &request).await;
+    assert_eq!(st, 401, "{body}");
 }

@@ -140,13 +140,19 @@ pub fn rank(
 /// strong; Evidence: A)` or `**推荐意见 4.2.1**（推荐强度：强；证据等级：A）`).
 pub fn recommendation_text(text: &str) -> &str {
     let text = text.trim();
-    let body = text
-        .split_once(')')
-        .filter(|(head, _)| head.contains("Recommendation") || head.contains("推荐"))
-        .map_or(text, |(_, rest)| rest.trim());
-    body.split_once('）')
-        .filter(|_| text.contains("推荐"))
-        .map_or(body, |(_, r)| r.trim())
+    // The header's bracket closes first: the body's own brackets ("mL/(min·1.73 m²)") come
+    // after it.
+    let Some(close) = text.find([')', '）']) else {
+        return text;
+    };
+    let head = &text[..close];
+    let is_header = (head.contains("Recommendation") || head.contains("推荐意见"))
+        && head.contains(['(', '（']);
+    if !is_header {
+        return text;
+    }
+    let width = text[close..].chars().next().map_or(1, char::len_utf8);
+    text[close + width..].trim()
 }
 
 /// Whether a card warns.
@@ -167,42 +173,203 @@ impl Indicator {
 }
 
 /// `warning` when the recommendation's action is to stop, avoid, reduce, not start, or
-/// names a contraindication; `info` for the rest.
+/// names a contraindication (停用, 禁用, 慎用, 减量, 避免, 不推荐…); `info` for the rest.
+/// Read by meaning, not by word: "unless contraindicated" and "to reduce hospitalisation" do
+/// not warn, "do not delay thrombolysis" urges rather than warns.
 pub fn indicator(recommendation: &str) -> Indicator {
-    let t = recommendation_text(recommendation).to_lowercase();
-    let warns = [
-        "do not",
-        "don't",
-        "avoid",
-        "stop",
-        "contraindicat",
-        "not recommended",
-        "withh",
-        "reduce",
-        "禁用",
-        "不建议",
-        "停用",
-        "避免",
-        "慎用",
-        "减量",
-    ]
-    .iter()
-    .any(|w| t.contains(w));
-    if warns {
+    if actions(recommendation_text(recommendation))
+        .iter()
+        .any(|a| warns(a))
+    {
         Indicator::Warning
     } else {
         Indicator::Info
     }
 }
 
-/// `about` (capitalised) and the recommendation's first sentence, at most 140 characters,
-/// ending in "…" when cut.
+/// The clauses of a recommendation, each without a leading condition ("In adults with …,",
+/// "If …,", "…的患者，", "…时，"), lower-cased. A full stop ends a sentence only before a
+/// space ("1.73 m²" is one number).
+fn actions(body: &str) -> Vec<String> {
+    let sentences = body.replace(". ", "\u{2029}");
+    sentences
+        .split(['\u{2029}', ';', ':', '。', '；', '：'])
+        .flat_map(split_english_and)
+        .map(|clause| without_condition(clause).trim().to_lowercase())
+        .filter(|c| !c.is_empty())
+        .collect()
+}
+
+/// "Do not start X, and stop it if …" → both halves: each may carry its own action.
+fn split_english_and(sentence: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let mut rest = sentence;
+    while let Some(i) = rest.find(", and ") {
+        out.push(&rest[..i]);
+        rest = &rest[i + 6..];
+    }
+    out.push(rest);
+    out
+}
+
+const CONDITION_OPENERS: &[&str] = &[
+    "in ", "if ", "when ", "for ", "unless ", "once ", "after ", "before ", "during ", "where ",
+    "among ", "while ", "at ",
+];
+
+/// A clause without the condition it opens with: English "In adults with …, give …" → "give
+/// …"; Chinese "合并慢性肾脏病的患者，推荐使用 SGLT2i" → "推荐使用 SGLT2i".
+fn without_condition(clause: &str) -> &str {
+    let mut t = clause.trim();
+    let lower = t.to_lowercase();
+    if CONDITION_OPENERS.iter().any(|o| lower.starts_with(o)) {
+        if let Some(i) = outside_brackets(t, ", ") {
+            return &t[i + 2..];
+        }
+    }
+    // Chinese conditions may run over several clauses ("合并…的患者，以及…的患者，推荐…").
+    while let Some(i) = outside_brackets(t, "，") {
+        let head = &t[..i];
+        let condition = ["患者", "者", "时", "后", "前", "期间", "情况下"]
+            .iter()
+            .any(|end| head.ends_with(end));
+        if !condition {
+            break;
+        }
+        t = &t[i + "，".len()..];
+    }
+    t
+}
+
+/// Where `pattern` first occurs outside brackets ("In patients with iron deficiency (ferritin
+/// <100, or …), consider …": the comma after the bracket).
+fn outside_brackets(text: &str, pattern: &str) -> Option<usize> {
+    let mut depth = 0usize;
+    for (i, c) in text.char_indices() {
+        match c {
+            '(' | '（' | '[' => depth += 1,
+            ')' | '）' | ']' => depth = depth.saturating_sub(1),
+            _ if depth == 0 && text[i..].starts_with(pattern) => return Some(i),
+            _ => {}
+        }
+    }
+    None
+}
+
+/// Whether an action clause (lower-cased, its condition removed) tells the reader to hold
+/// back.
+fn warns(action: &str) -> bool {
+    // Urging not to wait is not a warning.
+    const URGES: &[&str] = &[
+        "do not delay",
+        "don't delay",
+        "never delay",
+        "不应延误",
+        "不应因此延误",
+        "不得延误",
+    ];
+    if URGES.iter().any(|u| action.contains(u)) {
+        return false;
+    }
+    // An English action is its opening verb (an adverb such as "temporarily" may come first).
+    const HOLD_BACK: &[&str] = &[
+        "do not",
+        "don't",
+        "never",
+        "avoid",
+        "stop",
+        "withhold",
+        "discontinue",
+        "reduce the dose",
+        "reduce dose",
+        "halve",
+        "should not",
+        "must not",
+    ];
+    let verb = action
+        .trim_start_matches(|c: char| !c.is_alphanumeric())
+        .trim_start_matches("temporarily ")
+        .trim_start_matches("also ")
+        .trim_start_matches("usually ");
+    if HOLD_BACK.iter().any(|h| verb.starts_with(h)) {
+        return true;
+    }
+    // Anywhere in the clause: a contraindication stated, a dose to reduce, "not recommended".
+    const STATED: &[&str] = &[
+        "is contraindicated",
+        "are contraindicated",
+        "not recommended",
+        "should not be",
+        "reduce the dose",
+        "dose reduction",
+        "do not start",
+        "do not use",
+        "do not give",
+        "停用",
+        "禁用",
+        "慎用",
+        "减量",
+        "避免",
+        "不推荐",
+        "不建议",
+        "暂停",
+        "禁忌使用",
+        "不宜",
+        "勿用",
+    ];
+    STATED.iter().any(|s| action.contains(s))
+}
+
+/// `about` and the recommendation's action — its first sentence without a leading condition
+/// — at most 140 characters, cut at a clause or word boundary with "…".
 pub fn summary(about: &str, recommendation: &str) -> String {
     let body = recommendation_text(recommendation);
-    truncate(
-        &format!("{}: {}", capitalise(about), first_sentence(body)),
-        140,
-    )
+    let first = first_sentence(body);
+    let action = without_condition(first).trim();
+    let chinese = action.chars().any(is_cjk);
+    let sep = if chinese { "：" } else { ": " };
+    let whole = format!("{}{sep}{}", capitalise(about), capitalise(action));
+    cut(&whole, SUMMARY_CHARS)
+}
+
+/// CDS Hooks: a card's summary "SHOULD be less than 140 characters".
+const SUMMARY_CHARS: usize = 140;
+
+fn is_cjk(c: char) -> bool {
+    ('\u{4e00}'..='\u{9fff}').contains(&c)
+}
+
+/// At most `max` characters: cut at the last clause mark (，,；;) or, failing one in the
+/// second half, the last space — or between Chinese characters — and ending in "…".
+fn cut(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        return s.to_string();
+    }
+    // Room for the "…".
+    let limit = s.char_indices().nth(max - 1).map_or(s.len(), |(i, _)| i);
+    let head = &s[..limit];
+    let half = head.len() / 2;
+    let at_clause = head
+        .char_indices()
+        .rev()
+        .find(|(i, c)| *i >= half && matches!(c, '，' | ',' | '；' | ';' | '、'))
+        .map(|(i, _)| i);
+    let end = at_clause.unwrap_or_else(|| {
+        let next_is_boundary = |i: usize| {
+            let after = s[i..].chars().next();
+            let before = s[..i].chars().next_back();
+            after.is_none_or(|c| c.is_whitespace())
+                || before.is_some_and(is_cjk) && after.is_some_and(is_cjk)
+        };
+        (1..=head.len())
+            .rev()
+            .filter(|i| head.is_char_boundary(*i))
+            .find(|i| next_is_boundary(*i))
+            .unwrap_or(head.len())
+    });
+    let mut out = s[..end].trim_end().to_string();
+    out.push('…');
+    out
 }
 
 fn first_sentence(text: &str) -> &str {
@@ -218,14 +385,4 @@ fn capitalise(s: &str) -> String {
     cs.next()
         .map(|f| f.to_uppercase().chain(cs).collect())
         .unwrap_or_default()
-}
-
-/// At most `max` characters, ending in "…" when cut.
-fn truncate(s: &str, max: usize) -> String {
-    if s.chars().count() <= max {
-        return s.to_string();
-    }
-    let mut out: String = s.chars().take(max - 1).collect();
-    out.push('…');
-    out
 }
