@@ -124,6 +124,9 @@ fn main() -> ExitCode {
             )),
         )
         .with_writer(std::io::stderr)
+        // Colour codes only for a person at a terminal: systemd's journal, `docker logs` and
+        // a file would keep them as text (`NO_COLOR` turns them off anywhere).
+        .with_ansi(std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none())
         .init();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -227,6 +227,10 @@ pub struct Engine {
     pub(crate) wechat: Option<zhiku_wechat::WeChat>,
     /// One ingest at a time (the manifest and the intent file are the data directory's).
     ingesting: Arc<tokio::sync::Mutex<()>>,
+    /// The embedding model's fingerprint once a readiness check has embedded with it: the
+    /// model lives in this process and does not go away, so probes after that do not embed
+    /// (an embedding waits behind an ingest's batch). Until then each probe tries again.
+    model_ready: std::sync::Mutex<Option<String>>,
 }
 
 impl Engine {
@@ -261,6 +265,7 @@ impl Engine {
             audit,
             redactor,
             ingesting: Arc::new(tokio::sync::Mutex::new(())),
+            model_ready: std::sync::Mutex::new(None),
         };
         engine.record_interrupted_ingest().await?;
         Ok(engine)
@@ -582,6 +587,27 @@ impl Engine {
     }
 
     /// Whether every part answers: indexes, embedding model, database; and which model writes.
+    /// Whether the embedding model embeds: checked by embedding until it once has.
+    fn model_check(&self) -> Result<String, String> {
+        let known = self
+            .model_ready
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        if let Some(fingerprint) = known {
+            return Ok(fingerprint);
+        }
+        let checked = self
+            .embedder
+            .embed_query("ready")
+            .map(|_| self.embedder.fingerprint().to_string())
+            .map_err(|e| e.to_string());
+        if let Ok(fingerprint) = &checked {
+            *self.model_ready.lock().unwrap_or_else(|p| p.into_inner()) = Some(fingerprint.clone());
+        }
+        checked
+    }
+
     pub async fn readiness(&self) -> Readiness {
         let indexes = self
             .indexes
@@ -589,11 +615,7 @@ impl Engine {
             .count()
             .await
             .map_err(|e| e.to_string());
-        let embedding_model = self
-            .embedder
-            .embed_query("ready")
-            .map(|_| self.embedder.fingerprint().to_string())
-            .map_err(|e| e.to_string());
+        let embedding_model = self.model_check();
         let database = self
             .store
             .ping()
