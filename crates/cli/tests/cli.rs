@@ -849,7 +849,10 @@ fn serve_logs_no_questions_takes_ingests_through_itself_and_stops_on_sigterm() {
     );
     assert!(!logged.contains(&secret), "no key in the log");
     // A log written to a file (systemd, `docker logs`) carries no colour codes.
-    assert!(!logged.contains('\u{1b}'), "ANSI escapes in a log file: {logged:?}");
+    assert!(
+        !logged.contains('\u{1b}'),
+        "ANSI escapes in a log file: {logged:?}"
+    );
     assert!(
         !work.path().join("server.json").exists(),
         "the server's note is gone with it"

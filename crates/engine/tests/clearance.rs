@@ -7,24 +7,12 @@
 //! the scope and never widen it. (`crates/server/tests/clearance_matrix.rs` checks the same
 //! promise end to end through every door, with a model.)
 
-use std::path::Path;
-
 use zhiku_engine::{
-    AskInput, Caller, Channel, Classification, Config, Engine, ErrorKind, History, IngestOptions,
+    AskInput, Caller, Channel, Classification, Engine, ErrorKind, History, IngestOptions,
     Narrowing, RetrievalMode,
 };
 use zhiku_testkit::clearance::{doc_id, handle, marker, write_corpus, DOMAINS};
-
-fn config(dir: &Path) -> Config {
-    let mut config = Config::load(None).expect("configuration");
-    config.data_dir = dir.join("data");
-    config.ingest.corpus_root = dir.to_path_buf();
-    config.llm = Default::default();
-    // Every question is answered: this test is about who reads what, not about abstention.
-    config.agent.min_relevance = 0.0;
-    config.agent.min_term_coverage = 0.0;
-    config
-}
+use zhiku_testkit::engine_test_config;
 
 /// Who asks: every clearance through the API, and a key limited to one domain.
 fn callers() -> Vec<(String, Caller)> {
@@ -78,7 +66,7 @@ async fn every_operation_returns_text_exactly_as_the_callers_clearance_and_domai
     let dir = tempfile::tempdir().unwrap();
     let corpus = dir.path().join("corpus");
     write_corpus(&corpus);
-    let engine = Engine::open(config(dir.path()))
+    let engine = Engine::open(engine_test_config(dir.path()))
         .await
         .expect("engine opens (make setup)");
     let report = engine
@@ -172,7 +160,7 @@ async fn every_operation_returns_text_exactly_as_the_callers_clearance_and_domai
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_request_narrows_the_scope_and_never_widens_it() {
     let dir = tempfile::tempdir().unwrap();
-    let engine = Engine::open(config(dir.path()))
+    let engine = Engine::open(engine_test_config(dir.path()))
         .await
         .expect("engine opens (make setup)");
     let education_only = Caller::authenticated(

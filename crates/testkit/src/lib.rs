@@ -488,3 +488,16 @@ pub fn test_database_url(test: &str) -> Option<String> {
     }
     url
 }
+
+/// The configuration engine tests start from: the installed model (`make setup`), a data
+/// directory under `dir`, no model API, and the abstention thresholds off — tests of access
+/// and doors want every question answered.
+pub fn engine_test_config(dir: &std::path::Path) -> zhiku_core::Config {
+    let mut config = zhiku_core::Config::load(None).expect("configuration");
+    config.data_dir = dir.join("data");
+    config.ingest.corpus_root = dir.to_path_buf();
+    config.llm = Default::default();
+    config.agent.min_relevance = 0.0;
+    config.agent.min_term_coverage = 0.0;
+    config
+}

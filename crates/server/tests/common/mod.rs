@@ -64,13 +64,8 @@ pub fn write_corpus(root: &Path) {
 
 /// The configuration tests start from: the installed model, a data directory under `dir`.
 pub fn config(dir: &Path) -> Config {
-    let mut config = Config::load(None).expect("configuration");
-    config.data_dir = dir.join("data");
-    config.ingest.corpus_root = dir.to_path_buf();
-    config.llm = Default::default();
     // Thresholds off: these tests are about the doors, not about abstention.
-    config.agent.min_relevance = 0.0;
-    config.agent.min_term_coverage = 0.0;
+    let mut config = zhiku_testkit::engine_test_config(dir);
     config.server.body_timeout_ms = 1_000;
     // Every test request comes from 127.0.0.1: one address's limit is tested on its own.
     config.server.anonymous_rate = String::new();
