@@ -69,7 +69,7 @@ pub fn ingredient(product: &str) -> String {
 fn coverage(term: &str, text: &str) -> f32 {
     let text = text.to_lowercase();
     let term = term.to_lowercase();
-    let units: Vec<String> = if term.chars().any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c)) {
+    let units: Vec<String> = if term.chars().any(is_cjk) {
         let cs: Vec<char> = term.chars().filter(|c| !c.is_whitespace()).collect();
         cs.windows(2).map(|w| w.iter().collect()).collect()
     } else {
@@ -335,8 +335,10 @@ pub fn summary(about: &str, recommendation: &str) -> String {
 /// CDS Hooks: a card's summary "SHOULD be less than 140 characters".
 const SUMMARY_CHARS: usize = 140;
 
+/// Chinese characters (CJK unified ideographs and their extensions), as the keyword index
+/// and the agent count them.
 fn is_cjk(c: char) -> bool {
-    ('\u{4e00}'..='\u{9fff}').contains(&c)
+    matches!(c as u32, 0x3400..=0x4DBF | 0x4E00..=0x9FFF | 0xF900..=0xFAFF | 0x20000..=0x2FA1F)
 }
 
 /// At most `max` characters: cut at the last clause mark (，,；;) or, failing one in the
